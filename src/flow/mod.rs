@@ -1,0 +1,9 @@
+//! Flow tracking: canonical keys, the bounded table, TCP state.
+
+pub mod key;
+pub mod table;
+pub mod tcp;
+
+pub use key::FlowKey;
+pub use table::{EndReason, Flow, FlowConfig, FlowTable, PacketMeta, TableStats};
+pub use tcp::{ConnState, TcpTrack};

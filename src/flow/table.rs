@@ -1,0 +1,477 @@
+//! The flow table: one entry per bidirectional conversation, bounded in size,
+//! with per-protocol idle timeouts and counted evictions.
+
+use hashbrown::HashTable;
+
+use super::key::FlowKey;
+use super::tcp::{ConnState, TcpTrack};
+use crate::decode::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
+
+const NS: i64 = 1_000_000_000;
+
+/// Flow-table limits and timeouts.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowConfig {
+    /// Hard cap on tracked flows; at the cap the stalest candidate is evicted.
+    pub max_flows: usize,
+    pub tcp_timeout_s: u32,
+    /// How long a closed or reset TCP connection lingers for stragglers.
+    pub tcp_closed_timeout_s: u32,
+    pub udp_timeout_s: u32,
+    pub icmp_timeout_s: u32,
+    pub other_timeout_s: u32,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            max_flows: 1_000_000,
+            tcp_timeout_s: 300,
+            tcp_closed_timeout_s: 30,
+            udp_timeout_s: 60,
+            icmp_timeout_s: 60,
+            other_timeout_s: 60,
+        }
+    }
+}
+
+/// ICMP errors that quoted a packet of this flow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IcmpNote {
+    pub count: u32,
+    pub last_type: u8,
+    pub last_code: u8,
+    /// An "administratively prohibited" (filtered) answer was seen.
+    pub prohibited: bool,
+    /// Sent by (or on behalf of) the server side, towards the client.
+    pub toward_client: bool,
+}
+
+/// One tracked conversation. Side `a`/`b` follow the canonical key; the
+/// client is the originator.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub key: FlowKey,
+    pub id: u64,
+    pub first_ts: i64,
+    pub last_ts: i64,
+    /// Packets sent by side a and b.
+    pub pkts: [u64; 2],
+    /// IP bytes sent by side a and b.
+    pub bytes: [u64; 2],
+    pub client_is_a: bool,
+    pub tcp: TcpTrack,
+    pub icmp: IcmpNote,
+    /// Packet number (1-based, across inputs) of the first packet.
+    pub first_pkt: u64,
+}
+
+impl Flow {
+    /// Index 0 = side a. Returns (client side, server side) indices.
+    #[inline]
+    fn orig_side(&self, from_a: bool) -> bool {
+        from_a == self.client_is_a
+    }
+
+    /// Final connection state: Zeek's conn_state for TCP, and for UDP/ICMP
+    /// `SF` when both sides spoke, `S0` when only the client did.
+    pub fn state(&self) -> ConnState {
+        if self.key.proto == PROTO_TCP {
+            return self.tcp.conn_state();
+        }
+        let (c, s) = self.client_server_pkts();
+        match (c > 0, s > 0) {
+            (true, true) => ConnState::SF,
+            (true, false) => ConnState::S0,
+            (false, true) => ConnState::SHR,
+            (false, false) => ConnState::OTH,
+        }
+    }
+
+    /// (client packets, server packets).
+    pub fn client_server_pkts(&self) -> (u64, u64) {
+        if self.client_is_a {
+            (self.pkts[0], self.pkts[1])
+        } else {
+            (self.pkts[1], self.pkts[0])
+        }
+    }
+
+    /// (client bytes, server bytes).
+    pub fn client_server_bytes(&self) -> (u64, u64) {
+        if self.client_is_a {
+            (self.bytes[0], self.bytes[1])
+        } else {
+            (self.bytes[1], self.bytes[0])
+        }
+    }
+
+    fn timeout_ns(&self, cfg: &FlowConfig) -> i64 {
+        let s = match self.key.proto {
+            PROTO_TCP if self.tcp.finished() => cfg.tcp_closed_timeout_s,
+            PROTO_TCP => cfg.tcp_timeout_s,
+            PROTO_UDP => cfg.udp_timeout_s,
+            PROTO_ICMP | PROTO_ICMPV6 => cfg.icmp_timeout_s,
+            _ => cfg.other_timeout_s,
+        };
+        i64::from(s).saturating_mul(NS)
+    }
+}
+
+/// How a flow left the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndReason {
+    /// Idle for longer than its timeout.
+    Expired,
+    /// Pushed out by the table cap.
+    Evicted,
+    /// Its 5-tuple was reused by a new connection (fresh SYN after close).
+    Reused,
+    /// End of input.
+    Flushed,
+}
+
+/// What a packet carries, from the flow table's point of view.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PacketMeta {
+    pub ts: i64,
+    pub pkt_no: u64,
+    pub from_a: bool,
+    pub ip_len: u32,
+    pub payload_len: u32,
+    pub tcp_flags: u8,
+    pub seq: u32,
+    /// Destination port as sent (used to pick the client without a SYN).
+    pub is_tcp_syn_only: bool,
+}
+
+/// Counters the summary reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TableStats {
+    pub flows_created: u64,
+    pub evicted: u64,
+    pub expired: u64,
+    pub reused: u64,
+    pub peak_flows: u64,
+    pub icmp_errors_matched: u64,
+    pub icmp_errors_unmatched: u64,
+}
+
+/// The bounded flow table. Entries live in a slab; the hash index stores slab
+/// slots and is probed with the hash computed once on the capture side.
+pub struct FlowTable {
+    cfg: FlowConfig,
+    index: HashTable<u32>,
+    slab: Vec<Option<Flow>>,
+    free: Vec<u32>,
+    next_id: u64,
+    last_sweep_ts: i64,
+    evict_cursor: usize,
+    pub stats: TableStats,
+}
+
+impl FlowTable {
+    pub fn new(cfg: FlowConfig) -> FlowTable {
+        let cap = cfg.max_flows.min(1 << 16);
+        FlowTable {
+            cfg,
+            index: HashTable::with_capacity(cap),
+            slab: Vec::with_capacity(cap),
+            free: Vec::new(),
+            next_id: 1,
+            last_sweep_ts: i64::MIN,
+            evict_cursor: 0,
+            stats: TableStats::default(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    fn find(&self, hash: u64, key: &FlowKey) -> Option<u32> {
+        let slab = &self.slab;
+        self.index
+            .find(hash, |&slot| {
+                slab.get(slot as usize)
+                    .and_then(|f| f.as_ref())
+                    .is_some_and(|f| f.key == *key)
+            })
+            .copied()
+    }
+
+    fn remove_slot(&mut self, hash: u64, slot: u32) -> Option<Flow> {
+        if let Ok(entry) = self.index.find_entry(hash, |&s| s == slot) {
+            entry.remove();
+        }
+        let flow = self.slab.get_mut(slot as usize).and_then(|f| f.take());
+        if flow.is_some() {
+            self.free.push(slot);
+        }
+        flow
+    }
+
+    /// Accounts one packet to its flow, creating the flow when needed. Ended
+    /// flows (expired, evicted, reused) are passed to `ended`.
+    #[inline]
+    pub fn packet(
+        &mut self,
+        key: &FlowKey,
+        hash: u64,
+        meta: &PacketMeta,
+        hasher: &impl Fn(&FlowKey) -> u64,
+        ended: &mut impl FnMut(Flow, EndReason),
+    ) {
+        self.maybe_sweep(meta.ts, hasher, ended);
+        let slot = match self.find(hash, key) {
+            Some(slot) => {
+                // A new SYN on a finished connection with another ISN starts a
+                // new connection on the same 5-tuple.
+                let reuse = key.proto == PROTO_TCP
+                    && meta.is_tcp_syn_only
+                    && self
+                        .slab
+                        .get(slot as usize)
+                        .and_then(|f| f.as_ref())
+                        .is_some_and(|f| {
+                            f.tcp.finished() && f.orig_side(meta.from_a) && f.tcp.isn != meta.seq
+                        });
+                if reuse {
+                    if let Some(old) = self.remove_slot(hash, slot) {
+                        self.stats.reused += 1;
+                        ended(old, EndReason::Reused);
+                    }
+                    self.insert(key, hash, meta, hasher, ended)
+                } else {
+                    slot
+                }
+            }
+            None => self.insert(key, hash, meta, hasher, ended),
+        };
+        let Some(flow) = self.slab.get_mut(slot as usize).and_then(|f| f.as_mut()) else {
+            return;
+        };
+        flow.last_ts = flow.last_ts.max(meta.ts);
+        let side = usize::from(!meta.from_a);
+        if let Some(p) = flow.pkts.get_mut(side) {
+            *p = p.saturating_add(1);
+        }
+        if let Some(b) = flow.bytes.get_mut(side) {
+            *b = b.saturating_add(u64::from(meta.ip_len));
+        }
+        if key.proto == PROTO_TCP {
+            let orig = flow.orig_side(meta.from_a);
+            let flags = meta.tcp_flags;
+            // A SYN from the side we took for the server, before anything was
+            // established: that side is the real originator.
+            if !orig && meta.is_tcp_syn_only && flow.tcp.isn == 0 && !flow.tcp.finished() {
+                flow.client_is_a = !flow.client_is_a;
+                flow.tcp.flip();
+                flow.tcp.update(true, flags, meta.seq, meta.payload_len);
+            } else {
+                flow.tcp.update(orig, flags, meta.seq, meta.payload_len);
+            }
+        }
+    }
+
+    /// Records an ICMP error quoting a packet of `key`, sent by the side
+    /// opposite to the quoted packet's sender (`quoted_from_a`).
+    pub fn icmp_error(
+        &mut self,
+        key: &FlowKey,
+        hash: u64,
+        quoted_from_a: bool,
+        icmp_type: u8,
+        code: u8,
+        prohibited: bool,
+    ) -> bool {
+        let Some(slot) = self.find(hash, key) else {
+            self.stats.icmp_errors_unmatched += 1;
+            return false;
+        };
+        let Some(flow) = self.slab.get_mut(slot as usize).and_then(|f| f.as_mut()) else {
+            return false;
+        };
+        self.stats.icmp_errors_matched += 1;
+        flow.icmp.count = flow.icmp.count.saturating_add(1);
+        flow.icmp.last_type = icmp_type;
+        flow.icmp.last_code = code;
+        flow.icmp.prohibited |= prohibited;
+        flow.icmp.toward_client = flow.orig_side(quoted_from_a);
+        true
+    }
+
+    fn insert(
+        &mut self,
+        key: &FlowKey,
+        hash: u64,
+        meta: &PacketMeta,
+        hasher: &impl Fn(&FlowKey) -> u64,
+        ended: &mut impl FnMut(Flow, EndReason),
+    ) -> u32 {
+        if self.index.len() >= self.cfg.max_flows {
+            self.evict_one(hasher, ended);
+        }
+        let client_is_a = pick_client(key, meta);
+        let mut flow = Flow {
+            key: *key,
+            id: self.next_id,
+            first_ts: meta.ts,
+            last_ts: meta.ts,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            client_is_a,
+            tcp: TcpTrack::default(),
+            icmp: IcmpNote::default(),
+            first_pkt: meta.pkt_no,
+        };
+        // First packet was a SYN-ACK: its receiver is the originator.
+        if key.proto == PROTO_TCP && client_is_a != meta.from_a && meta.tcp_flags & 0x12 == 0x12 {
+            flow.tcp.history.flip();
+        }
+        self.next_id += 1;
+        self.stats.flows_created += 1;
+        let slot = match self.free.pop() {
+            Some(s) => {
+                if let Some(e) = self.slab.get_mut(s as usize) {
+                    *e = Some(flow);
+                }
+                s
+            }
+            None => {
+                self.slab.push(Some(flow));
+                u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        let slab = &self.slab;
+        self.index.insert_unique(hash, slot, |&s| {
+            slab.get(s as usize)
+                .and_then(|f| f.as_ref())
+                .map(|f| hasher(&f.key))
+                .unwrap_or(0)
+        });
+        self.stats.peak_flows = self.stats.peak_flows.max(self.index.len() as u64);
+        slot
+    }
+
+    /// Evicts one flow: among the next 64 occupied slots after a rotating
+    /// cursor, the one with the fewest packets, oldest last activity first.
+    fn evict_one(&mut self, hasher: &impl Fn(&FlowKey) -> u64, ended: &mut impl FnMut(Flow, EndReason)) {
+        let n = self.slab.len();
+        if n == 0 {
+            return;
+        }
+        let mut best: Option<(u64, i64, usize)> = None;
+        let mut seen = 0;
+        let mut i = self.evict_cursor % n;
+        for _ in 0..n {
+            if let Some(Some(f)) = self.slab.get(i) {
+                let cand = (f.pkts[0] + f.pkts[1], f.last_ts, i);
+                if best.is_none_or(|b| (cand.0, cand.1) < (b.0, b.1)) {
+                    best = Some(cand);
+                }
+                seen += 1;
+                if seen >= 64 {
+                    break;
+                }
+            }
+            i = (i + 1) % n;
+        }
+        self.evict_cursor = (i + 1) % n;
+        if let Some((_, _, slot)) = best {
+            let Some(key) = self.slab.get(slot).and_then(|f| f.as_ref()).map(|f| f.key) else {
+                return;
+            };
+            if let Some(f) = self.remove_slot(hasher(&key), slot as u32) {
+                self.stats.evicted += 1;
+                ended(f, EndReason::Evicted);
+            }
+        }
+    }
+
+    fn maybe_sweep(
+        &mut self,
+        now: i64,
+        hasher: &impl Fn(&FlowKey) -> u64,
+        ended: &mut impl FnMut(Flow, EndReason),
+    ) {
+        if self.last_sweep_ts == i64::MIN {
+            self.last_sweep_ts = now;
+            return;
+        }
+        if now.saturating_sub(self.last_sweep_ts) < 5 * NS {
+            return;
+        }
+        self.last_sweep_ts = now;
+        self.expire(now, hasher, ended);
+    }
+
+    /// Ends every flow idle past its timeout at time `now` (in id order).
+    pub fn expire(
+        &mut self,
+        now: i64,
+        hasher: &impl Fn(&FlowKey) -> u64,
+        ended: &mut impl FnMut(Flow, EndReason),
+    ) {
+        let cfg = self.cfg;
+        let mut dead: Vec<(u64, u32)> = self
+            .slab
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                let f = f.as_ref()?;
+                (now.saturating_sub(f.last_ts) > f.timeout_ns(&cfg)).then_some((f.id, i as u32))
+            })
+            .collect();
+        dead.sort_unstable();
+        for (_, slot) in dead {
+            let Some(key) = self
+                .slab
+                .get(slot as usize)
+                .and_then(|f| f.as_ref())
+                .map(|f| f.key)
+            else {
+                continue;
+            };
+            if let Some(f) = self.remove_slot(hasher(&key), slot) {
+                self.stats.expired += 1;
+                ended(f, EndReason::Expired);
+            }
+        }
+    }
+
+    /// Ends every flow still tracked (end of input), in id order.
+    pub fn flush(&mut self, ended: &mut impl FnMut(Flow, EndReason)) {
+        self.index.clear();
+        self.free.clear();
+        let mut all: Vec<Flow> = self.slab.drain(..).flatten().collect();
+        all.sort_unstable_by_key(|f| f.id);
+        for f in all {
+            ended(f, EndReason::Flushed);
+        }
+    }
+}
+
+/// Which side is the client: the sender of a pure SYN; the receiver of a
+/// SYN-ACK; otherwise the side with the ephemeral port (the higher one when
+/// exactly one side is below 1024, else the sender of the first packet).
+fn pick_client(key: &FlowKey, meta: &PacketMeta) -> bool {
+    if key.proto == PROTO_TCP {
+        if meta.is_tcp_syn_only {
+            return meta.from_a;
+        }
+        if meta.tcp_flags & 0x12 == 0x12 {
+            return !meta.from_a;
+        }
+    }
+    let (pa, pb) = (key.pa, key.pb);
+    if pa != pb && (pa < 1024) != (pb < 1024) {
+        // The side with the well-known port is the server.
+        return pa >= 1024;
+    }
+    meta.from_a
+}

@@ -1,0 +1,63 @@
+//! `csv`: the flow rows.
+
+use std::io::{self, Write};
+
+use super::{FlowRecord, Report, Summary};
+
+const HEADER: &str = "id,proto,client,client_port,server,server_port,client_role,server_role,first_ts,last_ts,state,history,c2s_packets,c2s_bytes,s2c_packets,s2c_bytes,purpose,rule,findings\n";
+
+#[derive(Default)]
+pub struct Csv {
+    header_done: bool,
+}
+
+/// Quotes a field when it holds a comma, quote or newline.
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+impl Csv {
+    fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        if !self.header_done {
+            self.header_done = true;
+            out.write_all(HEADER.as_bytes())?;
+        }
+        Ok(())
+    }
+}
+
+impl Report for Csv {
+    fn flow(&mut self, out: &mut dyn Write, f: &FlowRecord) -> io::Result<()> {
+        self.header(out)?;
+        writeln!(
+            out,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            f.id,
+            f.proto,
+            f.client,
+            f.client_port,
+            f.server,
+            f.server_port,
+            field(f.client_role.as_deref().unwrap_or("")),
+            field(f.server_role.as_deref().unwrap_or("")),
+            f.first_ts,
+            f.last_ts,
+            f.state,
+            field(&f.history),
+            f.c2s_packets,
+            f.c2s_bytes,
+            f.s2c_packets,
+            f.s2c_bytes,
+            field(f.purpose.as_deref().unwrap_or("")),
+            field(f.rule.as_deref().unwrap_or("")),
+            field(&f.findings.join(" ")),
+        )
+    }
+    fn finish(&mut self, out: &mut dyn Write, _s: &Summary) -> io::Result<()> {
+        self.header(out)
+    }
+}

@@ -1,0 +1,3 @@
+//! Packet sources: offline files and live interfaces.
+
+pub mod offline;
