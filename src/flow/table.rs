@@ -475,3 +475,223 @@ fn pick_client(key: &FlowKey, meta: &PacketMeta) -> bool {
     }
     meta.from_a
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::tcp_flags::{ACK, FIN, RST, SYN};
+    use crate::decode::{v4_addr, Tuple};
+    use std::hash::BuildHasher;
+
+    struct Harness {
+        table: FlowTable,
+        hasher: ahash::RandomState,
+        ended: Vec<(Flow, EndReason)>,
+        pkt: u64,
+    }
+
+    impl Harness {
+        fn new(cfg: FlowConfig) -> Self {
+            Harness {
+                table: FlowTable::new(cfg),
+                hasher: ahash::RandomState::new(),
+                ended: vec![],
+                pkt: 0,
+            }
+        }
+        fn send(&mut self, t: Tuple, ts_s: i64, flags: u8, seq: u32, payload: u32) {
+            self.pkt += 1;
+            let (key, from_a) = FlowKey::from_tuple(&t);
+            let meta = PacketMeta {
+                ts: ts_s * NS,
+                pkt_no: self.pkt,
+                from_a,
+                ip_len: 40 + payload,
+                payload_len: payload,
+                tcp_flags: flags,
+                seq,
+                is_tcp_syn_only: t.proto == PROTO_TCP && flags & (SYN | ACK) == SYN,
+            };
+            let h = self.hasher.clone();
+            let hasher = move |k: &FlowKey| h.hash_one(k);
+            let hash = hasher(&key);
+            let ended = &mut self.ended;
+            self.table
+                .packet(&key, hash, &meta, &hasher, &mut |f, r| ended.push((f, r)));
+        }
+        fn finish(mut self) -> Vec<(Flow, EndReason)> {
+            let ended = &mut self.ended;
+            self.table.flush(&mut |f, r| ended.push((f, r)));
+            self.ended
+        }
+    }
+
+    fn tcp(c: u8, cport: u16, s: u8, sport: u16) -> (Tuple, Tuple) {
+        let c2s = Tuple {
+            src: v4_addr([10, 0, 0, c]),
+            dst: v4_addr([10, 0, 0, s]),
+            proto: PROTO_TCP,
+            sport: cport,
+            dport: sport,
+        };
+        let s2c = Tuple {
+            src: c2s.dst,
+            dst: c2s.src,
+            proto: PROTO_TCP,
+            sport: sport,
+            dport: cport,
+        };
+        (c2s, s2c)
+    }
+
+    #[test]
+    fn retransmitted_syns_are_one_attempt() {
+        let mut h = Harness::new(FlowConfig::default());
+        let (c2s, _) = tcp(1, 50000, 2, 135);
+        for i in 0..3 {
+            h.send(c2s, i, SYN, 77, 0);
+        }
+        let flows = h.finish();
+        assert_eq!(flows.len(), 1);
+        let f = &flows[0].0;
+        assert_eq!(f.client_server_pkts(), (3, 0));
+        assert_eq!(f.state(), ConnState::S0);
+    }
+
+    #[test]
+    fn client_is_syn_sender_even_on_high_ports() {
+        let mut h = Harness::new(FlowConfig::default());
+        // Server on a dynamic RPC port, client on a lower port.
+        let (c2s, s2c) = tcp(1, 1025, 2, 49667);
+        h.send(c2s, 0, SYN, 1, 0);
+        h.send(s2c, 0, SYN | ACK, 9, 0);
+        h.send(c2s, 0, ACK, 2, 0);
+        let f = &h.finish()[0].0;
+        let (client, _) = f.key.side(f.client_is_a);
+        assert_eq!(client, v4_addr([10, 0, 0, 1]));
+        assert_eq!(f.state(), ConnState::S1);
+    }
+
+    #[test]
+    fn first_seen_syn_ack_makes_its_receiver_the_client() {
+        let mut h = Harness::new(FlowConfig::default());
+        let (c2s, s2c) = tcp(1, 40000, 2, 25);
+        h.send(s2c, 0, SYN | ACK, 9, 0);
+        h.send(c2s, 0, ACK, 2, 0);
+        let f = &h.finish()[0].0;
+        assert_eq!(f.key.side(f.client_is_a).1, 40000);
+        assert!(f.tcp.history.as_str().starts_with('^'));
+    }
+
+    #[test]
+    fn midstream_client_is_the_ephemeral_side() {
+        let mut h = Harness::new(FlowConfig::default());
+        let (c2s, s2c) = tcp(1, 40000, 2, 389);
+        h.send(s2c, 0, ACK, 9, 100);
+        h.send(c2s, 0, ACK, 2, 0);
+        let f = &h.finish()[0].0;
+        assert_eq!(f.key.side(f.client_is_a).1, 40000);
+        assert_eq!(f.client_server_pkts(), (1, 1));
+        assert_eq!(f.state(), ConnState::OTH);
+    }
+
+    #[test]
+    fn new_syn_after_close_starts_a_new_flow() {
+        let mut h = Harness::new(FlowConfig::default());
+        let (c2s, s2c) = tcp(1, 40000, 2, 25);
+        h.send(c2s, 0, SYN, 100, 0);
+        h.send(s2c, 0, RST | ACK, 0, 0);
+        h.send(c2s, 1, SYN, 5000, 0);
+        let flows = h.finish();
+        assert_eq!(flows.len(), 2);
+        assert_eq!(flows[0].1, EndReason::Reused);
+        assert_eq!(flows[0].0.state(), ConnState::REJ);
+        assert_eq!(flows[1].0.state(), ConnState::S0);
+    }
+
+    #[test]
+    fn idle_flows_expire_per_protocol() {
+        let cfg = FlowConfig {
+            udp_timeout_s: 10,
+            ..FlowConfig::default()
+        };
+        let mut h = Harness::new(cfg);
+        let dns = Tuple {
+            src: v4_addr([10, 0, 0, 1]),
+            dst: v4_addr([10, 0, 0, 53]),
+            proto: PROTO_UDP,
+            sport: 5353,
+            dport: 53,
+        };
+        let (c2s, _) = tcp(1, 40000, 2, 25);
+        h.send(dns, 0, 0, 0, 30);
+        h.send(c2s, 0, SYN, 1, 0);
+        // 20 s later: the UDP flow is idle past 10 s, the TCP one is not past 300 s.
+        h.send(c2s, 20, SYN, 1, 0);
+        assert_eq!(h.ended.len(), 1);
+        assert_eq!(h.ended[0].1, EndReason::Expired);
+        assert_eq!(h.ended[0].0.key.proto, PROTO_UDP);
+        assert_eq!(h.table.stats.expired, 1);
+    }
+
+    #[test]
+    fn table_never_exceeds_its_cap_and_counts_evictions() {
+        let cfg = FlowConfig {
+            max_flows: 100,
+            ..FlowConfig::default()
+        };
+        let mut h = Harness::new(cfg);
+        for i in 0..1000u32 {
+            let t = Tuple {
+                src: v4_addr([10, 9, (i >> 8) as u8, i as u8]),
+                dst: v4_addr([10, 0, 0, 2]),
+                proto: PROTO_TCP,
+                sport: 1024 + (i % 5000) as u16,
+                dport: 25,
+            };
+            h.send(t, 0, SYN, i, 0);
+            assert!(h.table.len() <= 100);
+        }
+        assert_eq!(h.table.stats.evicted, 900);
+        assert_eq!(h.table.stats.peak_flows, 100);
+        let flows = h.finish();
+        // Every flow is reported once, evicted or not.
+        assert_eq!(flows.len(), 1000);
+        let mut ids: Vec<u64> = flows.iter().map(|f| f.0.id).collect();
+        ids.dedup();
+        assert_eq!(ids.len(), 1000);
+    }
+
+    #[test]
+    fn icmp_error_is_tied_to_the_quoted_flow() {
+        let mut h = Harness::new(FlowConfig::default());
+        let (c2s, _) = tcp(1, 40000, 2, 135);
+        h.send(c2s, 0, SYN, 1, 0);
+        let (key, from_a) = FlowKey::from_tuple(&c2s);
+        let hash = h.hasher.hash_one(key);
+        assert!(h.table.icmp_error(&key, hash, from_a, 3, 13, true));
+        let f = &h.finish()[0].0;
+        assert_eq!(f.icmp.count, 1);
+        assert!(f.icmp.prohibited);
+        assert!(f.icmp.toward_client);
+    }
+
+    #[test]
+    fn fin_close_lingers_then_expires_quickly() {
+        let cfg = FlowConfig {
+            tcp_closed_timeout_s: 2,
+            ..FlowConfig::default()
+        };
+        let mut h = Harness::new(cfg);
+        let (c2s, s2c) = tcp(1, 40000, 2, 25);
+        h.send(c2s, 0, SYN, 1, 0);
+        h.send(s2c, 0, SYN | ACK, 1, 0);
+        h.send(c2s, 0, ACK, 1, 0);
+        h.send(c2s, 0, FIN | ACK, 1, 0);
+        h.send(s2c, 0, FIN | ACK, 1, 0);
+        let (other, _) = tcp(3, 40000, 2, 25);
+        h.send(other, 10, SYN, 1, 0);
+        assert_eq!(h.ended.len(), 1);
+        assert_eq!(h.ended[0].0.state(), ConnState::SF);
+    }
+}

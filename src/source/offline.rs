@@ -164,7 +164,8 @@ pub fn read_file(
                 let mut frame: Option<(i64, Option<LinkType>, u32, &[u8], u32)> = None;
                 match block {
                     PcapBlockOwned::LegacyHeader(h) => {
-                        let lt = h.network.0 as u32;
+                        // The upper bits of the field carry FCS flags (libpcap's LT_LINKTYPE).
+                        let lt = (h.network.0 as u32) & 0x03ff_ffff;
                         legacy = Some((
                             LinkType::from_linktype(lt),
                             lt,
@@ -298,4 +299,292 @@ pub fn read_file(
     }
     on_progress(reader.consumed() as u64);
     (stats, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn pcap_header(magic: u32, big_endian: bool, linktype: u32) -> Vec<u8> {
+        let mut v = Vec::new();
+        let w32 = |v: &mut Vec<u8>, x: u32| {
+            v.extend(if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            })
+        };
+        let w16 = |v: &mut Vec<u8>, x: u16| {
+            v.extend(if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            })
+        };
+        w32(&mut v, magic);
+        w16(&mut v, 2);
+        w16(&mut v, 4);
+        w32(&mut v, 0);
+        w32(&mut v, 0);
+        w32(&mut v, 65535);
+        w32(&mut v, linktype);
+        v
+    }
+
+    fn record(v: &mut Vec<u8>, big_endian: bool, sec: u32, frac: u32, data: &[u8], orig: u32) {
+        for x in [sec, frac, data.len() as u32, orig] {
+            v.extend(if big_endian {
+                x.to_be_bytes()
+            } else {
+                x.to_le_bytes()
+            });
+        }
+        v.extend_from_slice(data);
+    }
+
+    fn write(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(bytes).unwrap();
+        f
+    }
+
+    fn read_all(path: &Path) -> (Vec<(i64, LinkType, usize, u32)>, FileStats, Option<InputError>) {
+        let mut frames = Vec::new();
+        let (stats, err) = read_file(
+            path,
+            |f| frames.push((f.ts, f.link, f.data.len(), f.orig_len)),
+            |_| {},
+        );
+        (frames, stats, err)
+    }
+
+    #[test]
+    fn microsecond_little_endian_records() {
+        let mut v = pcap_header(0xa1b2c3d4, false, 1);
+        record(&mut v, false, 10, 5, &[0u8; 60], 60);
+        record(&mut v, false, 11, 6, &[0u8; 54], 1514);
+        let f = write(&v);
+        let (frames, stats, err) = read_all(f.path());
+        assert!(err.is_none());
+        assert_eq!(
+            frames,
+            vec![
+                (10_000_005_000, LinkType::Ethernet, 60, 60),
+                (11_000_006_000, LinkType::Ethernet, 54, 1514)
+            ]
+        );
+        assert_eq!(stats.packets, 2);
+        assert_eq!(stats.bytes, 60 + 1514);
+    }
+
+    #[test]
+    fn nanosecond_big_endian_records() {
+        let mut v = pcap_header(0xa1b23c4d, true, 113);
+        record(&mut v, true, 1, 999_999_999, &[0u8; 20], 20);
+        let f = write(&v);
+        let (frames, _, err) = read_all(f.path());
+        assert!(err.is_none());
+        assert_eq!(frames, vec![(1_999_999_999, LinkType::LinuxSll, 20, 20)]);
+    }
+
+    #[test]
+    fn gzip_compressed_capture_reads_like_the_plain_one() {
+        let mut v = pcap_header(0xa1b2c3d4, false, 101);
+        for i in 0..100 {
+            record(&mut v, false, i, 0, &[0x45u8; 40], 40);
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&v).unwrap();
+        let f = write(&gz.finish().unwrap());
+        let (frames, stats, err) = read_all(f.path());
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(frames.len(), 100);
+        assert_eq!(stats.packets, 100);
+        assert!(frames.iter().all(|f| f.1 == LinkType::Raw));
+    }
+
+    #[test]
+    fn header_only_file_is_valid_and_empty() {
+        let f = write(&pcap_header(0xa1b2c3d4, false, 1));
+        let (frames, stats, err) = read_all(f.path());
+        assert!(err.is_none(), "{err:?}");
+        assert!(frames.is_empty());
+        assert_eq!(stats.packets, 0);
+    }
+
+    #[test]
+    fn empty_file_and_wrong_magic_are_clear_errors() {
+        let f = write(b"");
+        let (_, _, err) = read_all(f.path());
+        let e = err.unwrap().to_string();
+        assert!(e.contains("empty file"), "{e}");
+        assert!(e.contains(&f.path().display().to_string()));
+        let f = write(b"GET / HTTP/1.1\r\nHost: example\r\n\r\nnot a capture at all");
+        let e = read_all(f.path()).2.unwrap().to_string();
+        assert!(e.contains("not a capture file"), "{e}");
+    }
+
+    #[test]
+    fn missing_file_is_a_clear_error() {
+        let (_, _, err) = read_all(Path::new("/nonexistent/case-1234.pcap"));
+        let e = err.unwrap().to_string();
+        assert!(
+            e.contains("/nonexistent/case-1234.pcap") && e.contains("cannot open"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn truncated_last_record_keeps_what_came_before() {
+        let mut v = pcap_header(0xa1b2c3d4, false, 1);
+        record(&mut v, false, 1, 0, &[0u8; 60], 60);
+        let second_at = v.len() as u64;
+        record(&mut v, false, 2, 0, &[0u8; 60], 60);
+        v.truncate(v.len() - 10);
+        let f = write(&v);
+        let (frames, _, err) = read_all(f.path());
+        assert_eq!(frames.len(), 1);
+        let err = err.unwrap();
+        assert_eq!((err.packet, err.offset), (2, second_at));
+        assert!(
+            err.message.contains("ends in the middle of a record"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn absurd_record_length_is_named_with_packet_and_offset() {
+        let mut v = pcap_header(0xa1b2c3d4, false, 1);
+        record(&mut v, false, 1, 0, &[0u8; 60], 60);
+        let bad_at = v.len() as u64;
+        for x in [2u32, 0, 0x8000_0000, 0x8000_0000] {
+            v.extend(x.to_le_bytes());
+        }
+        v.extend([0u8; 100]);
+        let f = write(&v);
+        let (frames, _, err) = read_all(f.path());
+        assert_eq!(frames.len(), 1);
+        let err = err.unwrap();
+        assert_eq!((err.packet, err.offset), (2, bad_at));
+        assert!(err.message.contains("2147483648"), "{}", err.message);
+    }
+
+    #[test]
+    fn record_larger_than_maximum_but_within_buffer_is_rejected() {
+        let mut v = pcap_header(0xa1b2c3d4, false, 1);
+        record(&mut v, false, 1, 0, &vec![0u8; 300_000], 300_000);
+        let f = write(&v);
+        let (frames, _, err) = read_all(f.path());
+        assert!(frames.is_empty());
+        assert!(err.unwrap().message.contains("300000"));
+    }
+
+    fn ng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let len = (12 + body.len()) as u32;
+        let mut v = kind.to_le_bytes().to_vec();
+        v.extend(len.to_le_bytes());
+        v.extend_from_slice(body);
+        v.extend(len.to_le_bytes());
+        v
+    }
+
+    fn shb() -> Vec<u8> {
+        let mut b = 0x1a2b3c4du32.to_le_bytes().to_vec();
+        b.extend(1u16.to_le_bytes());
+        b.extend(0u16.to_le_bytes());
+        b.extend((-1i64).to_le_bytes());
+        ng_block(0x0a0d0d0a, &b)
+    }
+
+    fn idb(linktype: u16, tsresol: Option<u8>) -> Vec<u8> {
+        let mut b = linktype.to_le_bytes().to_vec();
+        b.extend(0u16.to_le_bytes());
+        b.extend(65535u32.to_le_bytes());
+        if let Some(r) = tsresol {
+            b.extend(9u16.to_le_bytes());
+            b.extend(1u16.to_le_bytes());
+            b.extend([r, 0, 0, 0]);
+            b.extend([0u8; 4]);
+        }
+        ng_block(1, &b)
+    }
+
+    fn epb(if_id: u32, ts: u64, data: &[u8]) -> Vec<u8> {
+        let mut b = if_id.to_le_bytes().to_vec();
+        b.extend(((ts >> 32) as u32).to_le_bytes());
+        b.extend((ts as u32).to_le_bytes());
+        b.extend((data.len() as u32).to_le_bytes());
+        b.extend((data.len() as u32).to_le_bytes());
+        b.extend_from_slice(data);
+        while b.len() % 4 != 0 {
+            b.push(0);
+        }
+        ng_block(6, &b)
+    }
+
+    #[test]
+    fn pcapng_with_mixed_link_types_and_resolutions() {
+        let mut v = shb();
+        v.extend(idb(1, None));
+        v.extend(idb(276, Some(9)));
+        v.extend(epb(0, 1_000_000, &[0u8; 60]));
+        v.extend(epb(1, 2_000_000_000, &[0u8; 40]));
+        let f = write(&v);
+        let (frames, _, err) = read_all(f.path());
+        assert!(err.is_none(), "{err:?}");
+        assert_eq!(
+            frames,
+            vec![
+                (1_000_000_000, LinkType::Ethernet, 60, 60),
+                (2_000_000_000, LinkType::LinuxSll2, 40, 40)
+            ]
+        );
+    }
+
+    #[test]
+    fn pcapng_corrupt_block_in_the_middle_keeps_the_readable_part() {
+        let mut v = shb();
+        v.extend(idb(1, None));
+        v.extend(epb(0, 1, &[0u8; 60]));
+        let bad_at = v.len() as u64;
+        let mut bad = epb(0, 2, &[0u8; 60]);
+        bad[4..8].copy_from_slice(&7u32.to_le_bytes()); // block length not a multiple of 4, too small
+        v.extend(bad);
+        v.extend(epb(0, 3, &[0u8; 60]));
+        let f = write(&v);
+        let (frames, _, err) = read_all(f.path());
+        assert_eq!(frames.len(), 1);
+        let err = err.expect("corrupt block reported");
+        assert_eq!((err.packet, err.offset), (2, bad_at));
+    }
+
+    #[test]
+    fn unsupported_link_type_is_counted_by_type() {
+        let mut v = pcap_header(0xa1b2c3d4, false, 147);
+        record(&mut v, false, 1, 0, &[0u8; 20], 20);
+        let f = write(&v);
+        let (frames, stats, err) = read_all(f.path());
+        assert!(err.is_none());
+        assert!(frames.is_empty());
+        assert_eq!(stats.unsupported_link, vec![(147, 1)]);
+    }
+
+    #[test]
+    fn public_corrupt_captures_report_packet_and_offset() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures/public");
+        let f = dir.join("sv__smtp-to-comma__10.7.29.101_49898-178.63.41.150_25.pcap");
+        let (frames, _, err) = read_all(&f);
+        assert_eq!(frames.len(), 18);
+        let err = err.unwrap();
+        assert_eq!(err.packet, 19);
+        assert!(err.to_string().contains("3925868813"), "{err}");
+        // Its only record claims 524501 bytes of which 199 are in the file.
+        let (frames, _, err) = read_all(&dir.join("ndpi__fuzz-2021-10-13.pcap"));
+        assert!(frames.is_empty());
+        let err = err.unwrap();
+        assert_eq!((err.packet, err.offset), (1, 24));
+        assert!(err.message.contains("ends in the middle"));
+    }
 }
