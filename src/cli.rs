@@ -58,4 +58,10 @@ pub struct FlowArgs {
     /// Idle timeout of ICMP and other flows, seconds.
     #[arg(long, default_value_t = 60)]
     pub icmp_timeout: u32,
+    /// Bytes of each direction of a flow given to the protocol inspectors (0: no inspection).
+    #[arg(long, default_value_t = 4096)]
+    pub inspect_bytes: usize,
+    /// Flows inspected at once; beyond it new flows are tracked but not inspected (counted).
+    #[arg(long, default_value_t = 65_536)]
+    pub max_inspecting: usize,
 }

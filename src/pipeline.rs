@@ -41,12 +41,77 @@ pub struct FrameRec {
     pub hash: u64,
     pub meta: PacketMeta,
     pub kind: RecKind,
+    /// The first payload bytes, copied into the batch's byte arena:
+    /// `bytes[pay_off..pay_off + pay_len]`. Only young flows get them.
+    pub pay_off: u32,
+    pub pay_len: u32,
 }
 
-/// A reusable batch of records.
+/// A reusable batch of records and the payload bytes they refer to.
 #[derive(Debug, Default)]
 pub struct Batch {
     pub recs: Vec<FrameRec>,
+    pub bytes: Vec<u8>,
+}
+
+impl Batch {
+    fn new() -> Batch {
+        Batch {
+            recs: Vec::with_capacity(BATCH),
+            bytes: Vec::with_capacity(BATCH * 256),
+        }
+    }
+
+    /// The payload bytes of a record.
+    pub fn payload(&self, r: &FrameRec) -> &[u8] {
+        let start = r.pay_off as usize;
+        self.bytes
+            .get(start..start.saturating_add(r.pay_len as usize))
+            .unwrap_or_default()
+    }
+}
+
+/// Decides on the capture side which payloads still matter for inspection,
+/// without a back channel from the flow worker: a direct-mapped table keyed
+/// by flow hash counts the payload bytes already forwarded per direction. A
+/// collision only resets a count (more copying, never less).
+struct PayloadGate {
+    slots: Vec<(u32, u32, u32)>,
+    /// Bytes per direction worth forwarding.
+    budget: u32,
+}
+
+impl PayloadGate {
+    const SLOTS: usize = 1 << 18;
+
+    fn new(inspect_bytes: usize) -> PayloadGate {
+        let budget = u32::try_from(inspect_bytes.saturating_mul(2)).unwrap_or(u32::MAX);
+        PayloadGate {
+            slots: if budget == 0 {
+                Vec::new()
+            } else {
+                vec![(0, 0, 0); Self::SLOTS]
+            },
+            budget,
+        }
+    }
+
+    /// How many of `len` payload bytes to forward.
+    #[inline]
+    fn take(&mut self, hash: u64, from_a: bool, len: usize) -> usize {
+        let Some(slot) = self.slots.get_mut(hash as usize & (Self::SLOTS - 1)) else {
+            return 0;
+        };
+        let tag = (hash >> 32) as u32 | 1;
+        if slot.0 != tag {
+            *slot = (tag, 0, 0);
+        }
+        let sent = if from_a { &mut slot.1 } else { &mut slot.2 };
+        let room = self.budget.saturating_sub(*sent);
+        let n = u32::try_from(len).unwrap_or(u32::MAX).min(room);
+        *sent = sent.saturating_add(n);
+        n as usize
+    }
 }
 
 /// Counters kept by the capture thread.
@@ -114,19 +179,19 @@ pub struct Capture<S: BuildHasher> {
     recycle: Receiver<Batch>,
     cur: Batch,
     frags: Fragments,
+    gate: PayloadGate,
     pub stats: CaptureStats,
 }
 
 impl<S: BuildHasher> Capture<S> {
-    fn new(hasher: S, tx: Sender<Batch>, recycle: Receiver<Batch>) -> Self {
+    fn new(hasher: S, tx: Sender<Batch>, recycle: Receiver<Batch>, inspect_bytes: usize) -> Self {
         Capture {
             hasher,
             tx,
             recycle,
-            cur: Batch {
-                recs: Vec::with_capacity(BATCH),
-            },
+            cur: Batch::new(),
             frags: Fragments { entries: Vec::new() },
+            gate: PayloadGate::new(inspect_bytes),
             stats: CaptureStats::default(),
         }
     }
@@ -188,6 +253,8 @@ impl<S: BuildHasher> Capture<S> {
                         code: icmp.code,
                         prohibited,
                     },
+                    pay_off: 0,
+                    pay_len: 0,
                 };
                 self.push(rec);
             }
@@ -196,9 +263,24 @@ impl<S: BuildHasher> Capture<S> {
         let (key, from_a) = FlowKey::from_tuple(&tuple);
         let (flags, seq) = p.tcp.map(|t| (t.flags, t.seq)).unwrap_or((0, 0));
         let is_tcp = tuple.proto == PROTO_TCP;
+        let hash = self.hasher.hash_one(key);
+        let (mut pay_off, mut pay_len) = (0u32, 0u32);
+        // Payload of first fragments only: later ones are not stream bytes.
+        if !p.payload.is_empty() && p.fragment.is_none_or(|f| f.offset == 0 && !f.more) {
+            let n = self.gate.take(hash, from_a, p.payload.len());
+            if n > 0 {
+                pay_off = u32::try_from(self.cur.bytes.len()).unwrap_or(u32::MAX);
+                pay_len = n as u32;
+                self.cur
+                    .bytes
+                    .extend_from_slice(p.payload.get(..n).unwrap_or_default());
+            }
+        }
         let rec = FrameRec {
+            pay_off,
+            pay_len,
             key,
-            hash: self.hasher.hash_one(key),
+            hash,
             meta: PacketMeta {
                 ts: f.ts,
                 pkt_no,
@@ -221,7 +303,7 @@ impl<S: BuildHasher> Capture<S> {
     #[inline]
     fn push(&mut self, rec: FrameRec) {
         self.cur.recs.push(rec);
-        if self.cur.recs.len() >= BATCH {
+        if self.cur.recs.len() >= BATCH || self.cur.bytes.len() >= BATCH * 1024 {
             self.ship();
         }
     }
@@ -233,11 +315,10 @@ impl<S: BuildHasher> Capture<S> {
         let next = match self.recycle.try_recv() {
             Ok(mut b) => {
                 b.recs.clear();
+                b.bytes.clear();
                 b
             }
-            Err(_) => Batch {
-                recs: Vec::with_capacity(BATCH),
-            },
+            Err(_) => Batch::new(),
         };
         let full = std::mem::replace(&mut self.cur, next);
         match self.tx.try_send(full) {
@@ -263,12 +344,48 @@ fn is_prohibited(proto: u8, icmp_type: u8, code: u8) -> bool {
     }
 }
 
-/// Runs the offline pipeline over `files`, passing every ended flow to `sink`.
+/// Everything the pipeline needs to know besides its inputs.
+#[derive(Debug, Clone, Copy)]
+pub struct PipelineConfig {
+    pub flow: FlowConfig,
+    /// Bytes of each direction of a flow kept for the inspectors (0: none).
+    pub inspect_bytes: usize,
+    /// Flows inspected at once; beyond it new flows are not inspected (counted).
+    pub max_inspecting: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            flow: FlowConfig::default(),
+            inspect_bytes: 4096,
+            max_inspecting: 65_536,
+        }
+    }
+}
+
+/// What the flow worker tells the rest of the program.
+pub trait FlowHandler {
+    /// A packet created this flow.
+    fn created(&mut self, _flow: &mut Flow) {}
+    /// New payload bytes were added to `flow.inspect` (client side when `from_client`).
+    fn payload(&mut self, _flow: &mut Flow, _from_client: bool) {}
+    /// The flow left the table.
+    fn ended(&mut self, flow: Flow, reason: EndReason);
+}
+
+impl<F: FnMut(Flow, EndReason)> FlowHandler for F {
+    fn ended(&mut self, flow: Flow, reason: EndReason) {
+        self(flow, reason)
+    }
+}
+
+/// Runs the offline pipeline over `files`, passing every flow to `handler`.
 pub fn run_offline(
     files: &[PathBuf],
-    cfg: FlowConfig,
+    cfg: PipelineConfig,
     mut progress: impl FnMut(usize, u64) + Send,
-    sink: &mut dyn FnMut(Flow, EndReason),
+    handler: &mut dyn FlowHandler,
 ) -> RunStats {
     let started = Instant::now();
     let hasher = ahash::RandomState::new();
@@ -277,7 +394,7 @@ pub fn run_offline(
     let cap_hasher = hasher.clone();
     let (capture_stats, table_stats) = std::thread::scope(|s| {
         let producer = s.spawn(move || {
-            let mut cap = Capture::new(cap_hasher, tx, rrx);
+            let mut cap = Capture::new(cap_hasher, tx, rrx, cfg.inspect_bytes);
             for (i, path) in files.iter().enumerate() {
                 let (fstats, error) = offline::read_file(path, |f| cap.frame(f), |b| progress(i, b));
                 cap.stats.files.push((path.clone(), fstats));
@@ -288,7 +405,7 @@ pub fn run_offline(
             cap.ship();
             cap.stats
         });
-        let table_stats = worker(rx, rtx, cfg, &hasher, sink);
+        let table_stats = worker(rx, rtx, cfg, &hasher, handler);
         let cap_stats = producer.join().unwrap_or_default();
         (cap_stats, table_stats)
     });
@@ -303,17 +420,65 @@ pub fn run_offline(
 pub fn worker<S: BuildHasher>(
     rx: Receiver<Batch>,
     recycle: Sender<Batch>,
-    cfg: FlowConfig,
+    cfg: PipelineConfig,
     hasher: &S,
-    sink: &mut dyn FnMut(Flow, EndReason),
+    handler: &mut dyn FlowHandler,
 ) -> TableStats {
-    let mut table = FlowTable::new(cfg);
+    let mut table = FlowTable::new(cfg.flow);
     let hash = |k: &FlowKey| hasher.hash_one(k);
-    let mut ended = |f: Flow, r: EndReason| sink(f, r);
+    let mut not_inspected: u64 = 0;
+    // Shared by the table (ended flows) and the loop below (created flows).
+    let handler = std::cell::RefCell::new(handler);
+    let inspecting = std::cell::Cell::new(0usize);
+    let mut ended = |f: Flow, r: EndReason| {
+        if f.inspect.is_some() {
+            inspecting.set(inspecting.get().saturating_sub(1));
+        }
+        handler.borrow_mut().ended(f, r);
+    };
     for batch in rx.iter() {
         for rec in &batch.recs {
             match rec.kind {
-                RecKind::Packet => table.packet(&rec.key, rec.hash, &rec.meta, &hash, &mut ended),
+                RecKind::Packet => {
+                    let res = table.packet(&rec.key, rec.hash, &rec.meta, &hash, &mut ended);
+                    let Some((slot, created)) = res else { continue };
+                    let Some(flow) = table.get_mut(slot) else { continue };
+                    if created {
+                        handler.borrow_mut().created(flow);
+                        if cfg.inspect_bytes > 0 {
+                            if inspecting.get() < cfg.max_inspecting {
+                                flow.inspect = Some(Box::default());
+                                inspecting.set(inspecting.get() + 1);
+                            } else {
+                                not_inspected += 1;
+                            }
+                        }
+                    }
+                    let from_client = flow.orig_side(rec.meta.from_a);
+                    let syn = rec.meta.tcp_flags & 0x02 != 0;
+                    let payload = batch.payload(rec);
+                    let Some(ins) = flow.inspect.as_mut() else {
+                        continue;
+                    };
+                    let buf = if from_client { &mut ins.c2s } else { &mut ins.s2c };
+                    if rec.key.proto == PROTO_TCP {
+                        if syn {
+                            buf.syn(rec.meta.seq);
+                        }
+                        if !payload.is_empty() {
+                            buf.segment(rec.meta.seq, payload, cfg.inspect_bytes);
+                        }
+                    } else if !payload.is_empty() {
+                        buf.datagram(payload, cfg.inspect_bytes);
+                    }
+                    if !payload.is_empty() {
+                        handler.borrow_mut().payload(flow, from_client);
+                        // A handler that is done with the bytes drops them.
+                        if flow.inspect.is_none() {
+                            inspecting.set(inspecting.get().saturating_sub(1));
+                        }
+                    }
+                }
                 RecKind::IcmpError {
                     icmp_type,
                     code,
@@ -326,5 +491,6 @@ pub fn worker<S: BuildHasher>(
         let _ = recycle.try_send(batch);
     }
     table.flush(&mut ended);
+    table.stats.not_inspected = not_inspected;
     table.stats
 }

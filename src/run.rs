@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{FlowArgs, ReadArgs};
 use crate::flow::FlowConfig;
-use crate::pipeline::run_offline;
+use crate::pipeline::{run_offline, PipelineConfig};
 use crate::report::{new_report, FlowRecord, Format, Summary};
 
 /// Exit codes.
@@ -16,7 +16,15 @@ pub const EXIT_FINDINGS: i32 = 1;
 pub const EXIT_ERROR: i32 = 2;
 
 impl FlowArgs {
-    pub fn config(&self) -> FlowConfig {
+    pub fn config(&self) -> PipelineConfig {
+        PipelineConfig {
+            inspect_bytes: self.inspect_bytes,
+            max_inspecting: self.max_inspecting,
+            flow: self.flow_config(),
+        }
+    }
+
+    pub fn flow_config(&self) -> FlowConfig {
         FlowConfig {
             max_flows: self.max_flows.max(1),
             tcp_timeout_s: self.tcp_timeout,

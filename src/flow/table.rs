@@ -4,6 +4,7 @@
 use hashbrown::HashTable;
 
 use super::key::FlowKey;
+use super::stream::Inspection;
 use super::tcp::{ConnState, TcpTrack};
 use crate::decode::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 
@@ -64,12 +65,14 @@ pub struct Flow {
     pub icmp: IcmpNote,
     /// Packet number (1-based, across inputs) of the first packet.
     pub first_pkt: u64,
+    /// The first payload bytes of each direction, while the flow is young.
+    pub inspect: Option<Box<Inspection>>,
 }
 
 impl Flow {
     /// Index 0 = side a. Returns (client side, server side) indices.
     #[inline]
-    fn orig_side(&self, from_a: bool) -> bool {
+    pub fn orig_side(&self, from_a: bool) -> bool {
         from_a == self.client_is_a
     }
 
@@ -155,6 +158,8 @@ pub struct TableStats {
     pub peak_flows: u64,
     pub icmp_errors_matched: u64,
     pub icmp_errors_unmatched: u64,
+    /// Flows not inspected because the inspection cap was reached.
+    pub not_inspected: u64,
 }
 
 /// The bounded flow table. Entries live in a slab; the hash index stores slab
@@ -215,8 +220,14 @@ impl FlowTable {
         flow
     }
 
+    /// The flow in `slot`.
+    pub fn get_mut(&mut self, slot: u32) -> Option<&mut Flow> {
+        self.slab.get_mut(slot as usize).and_then(|f| f.as_mut())
+    }
+
     /// Accounts one packet to its flow, creating the flow when needed. Ended
-    /// flows (expired, evicted, reused) are passed to `ended`.
+    /// flows (expired, evicted, reused) are passed to `ended`. Returns the
+    /// flow's slot and whether the packet created it.
     #[inline]
     pub fn packet(
         &mut self,
@@ -225,8 +236,9 @@ impl FlowTable {
         meta: &PacketMeta,
         hasher: &impl Fn(&FlowKey) -> u64,
         ended: &mut impl FnMut(Flow, EndReason),
-    ) {
+    ) -> Option<(u32, bool)> {
         self.maybe_sweep(meta.ts, hasher, ended);
+        let mut created = false;
         let slot = match self.find(hash, key) {
             Some(slot) => {
                 // A new SYN on a finished connection with another ISN starts a
@@ -245,16 +257,18 @@ impl FlowTable {
                         self.stats.reused += 1;
                         ended(old, EndReason::Reused);
                     }
+                    created = true;
                     self.insert(key, hash, meta, hasher, ended)
                 } else {
                     slot
                 }
             }
-            None => self.insert(key, hash, meta, hasher, ended),
+            None => {
+                created = true;
+                self.insert(key, hash, meta, hasher, ended)
+            }
         };
-        let Some(flow) = self.slab.get_mut(slot as usize).and_then(|f| f.as_mut()) else {
-            return;
-        };
+        let flow = self.slab.get_mut(slot as usize).and_then(|f| f.as_mut())?;
         flow.last_ts = flow.last_ts.max(meta.ts);
         let side = usize::from(!meta.from_a);
         if let Some(p) = flow.pkts.get_mut(side) {
@@ -276,6 +290,7 @@ impl FlowTable {
                 flow.tcp.update(orig, flags, meta.seq, meta.payload_len);
             }
         }
+        Some((slot, created))
     }
 
     /// Records an ICMP error quoting a packet of `key`, sent by the side
@@ -328,6 +343,7 @@ impl FlowTable {
             tcp: TcpTrack::default(),
             icmp: IcmpNote::default(),
             first_pkt: meta.pkt_no,
+            inspect: None,
         };
         // First packet was a SYN-ACK: its receiver is the originator.
         if key.proto == PROTO_TCP && client_is_a != meta.from_a && meta.tcp_flags & 0x12 == 0x12 {
