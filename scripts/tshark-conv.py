@@ -11,7 +11,6 @@ by tests/tshark_conv.rs when tshark is installed.
 Usage: scripts/tshark-conv.py CAPTURE
 """
 import ipaddress
-import re
 import subprocess
 import sys
 
@@ -40,12 +39,14 @@ def main(path):
             proto = "tcp"
         elif line.startswith("UDP Conversations"):
             proto = "udp"
-        m = re.match(r"^(\S+)\s+<->\s+(\S+)\s+(\d[\d,]*)\s+.*?bytes\s+(\d[\d,]*)\s+", line)
-        if not m or proto is None:
+        # "A <-> B  frames_B->A size unit  frames_A->B size unit  total ..."
+        # (sizes print as "123 bytes", "22 kB", "1 MB").
+        t = line.split()
+        if proto is None or len(t) < 7 or t[1] != "<->":
             continue
-        a, b = split_endpoint(m.group(1)), split_endpoint(m.group(2))
-        b_to_a = int(m.group(3).replace(",", ""))
-        a_to_b = int(m.group(4).replace(",", ""))
+        a, b = split_endpoint(t[0]), split_endpoint(t[2])
+        b_to_a = int(t[3].replace(",", ""))
+        a_to_b = int(t[6].replace(",", ""))
         if key(a) > key(b):
             a, b, a_to_b, b_to_a = b, a, b_to_a, a_to_b
         rows.append(f"{proto} {a[0]} {a[1]} {b[0]} {b[1]} {a_to_b} {b_to_a}")

@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Throughput benchmark: exaudit against the read limit, tshark and ndpiReader,
+# all on the same synthetic Exchange capture. See benches/README.md.
+#
+#   scripts/bench.sh                 2.7M-packet capture, all four tools
+#   scripts/bench.sh --quick         225k-packet capture (smoke run)
+#   scripts/bench.sh --packets-only  only the read limit and exaudit (no tshark/nDPI)
+#   scripts/bench.sh --flood         also a 10M-SYN flood capture (tshark skipped there
+#                                    unless FLOOD_TSHARK=1: it keeps state per packet)
+#   scripts/bench.sh --runs 3        run each tool 3 times, keep the fastest
+#   --regen: rewrite the captures; --no-build: use the binaries already built
+#
+# Not part of the test suite: speed is measured here, never asserted by a test.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+BENCH="$ROOT/target/bench"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+BIN="$TARGET/release"
+
+QUICK=0 FLOOD=0 PACKETS_ONLY=0 RUNS=1 REGEN=0 BUILD=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --flood) FLOOD=1 ;;
+    --packets-only) PACKETS_ONLY=1 ;;
+    --regen) REGEN=1 ;;
+    --no-build) BUILD=0 ;;
+    --runs) RUNS="${2:?--runs needs a number}"; shift ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "bench: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+log() { echo "bench: $*" >&2; }
+
+# ---------------------------------------------------------------- tools
+install_pkgs() {
+  [ $# -gt 0 ] || return 0
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing $*"
+  $sudo apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq -o DPkg::Lock::Timeout=600 "$@" >/dev/null
+}
+need=()
+[ -x /usr/bin/time ] || need+=(time)
+if [ "$PACKETS_ONLY" -eq 0 ]; then
+  command -v tshark >/dev/null || need+=(tshark)
+  command -v ndpiReader >/dev/null || need+=(libndpi-bin)
+fi
+install_pkgs "${need[@]}"
+
+if command -v jq >/dev/null; then
+  json_get() { jq -r ".$2" <<<"$1"; }
+elif command -v python3 >/dev/null; then
+  json_get() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+else
+  echo "bench: needs jq or python3 to read exaudit's summary" >&2; exit 2
+fi
+
+# ---------------------------------------------------------------- build
+if [ "$BUILD" -eq 1 ]; then
+  log "building (release)"
+  cargo build --release --quiet --examples --bin exaudit
+fi
+for b in exaudit examples/gencap examples/rawread; do
+  [ -x "$BIN/$b" ] || { echo "bench: $BIN/$b is missing: build first" >&2; exit 2; }
+done
+
+# ---------------------------------------------------------------- captures
+mkdir -p "$BENCH"
+if [ "$QUICK" -eq 1 ]; then
+  MIX="$BENCH/exchange-mix-quick.pcap"
+  GEN_ARGS=(--flows 17000 --duration 300 --seed 1)
+else
+  MIX="$BENCH/exchange-mix.pcap"
+  GEN_ARGS=(--flows 200000 --duration 3600 --seed 1)
+fi
+if [ ! -s "$MIX" ] || [ "$REGEN" -eq 1 ]; then
+  log "generating $MIX"
+  "$BIN/examples/gencap" -o "$MIX" "${GEN_ARGS[@]}" >&2
+fi
+FILES=("$MIX")
+if [ "$FLOOD" -eq 1 ]; then
+  FLOODCAP="$BENCH/synflood-10m.pcap"
+  if [ ! -s "$FLOODCAP" ] || [ "$REGEN" -eq 1 ]; then
+    log "generating $FLOODCAP"
+    "$BIN/examples/gencap" -o "$FLOODCAP" --syn-flood 10000000 --seed 2 >&2
+  fi
+  FILES+=("$FLOODCAP")
+fi
+
+# ---------------------------------------------------------------- measuring
+# measure NAME OUTFILE CMD... : runs CMD (stdout to OUTFILE) RUNS times and
+# sets T (wall s), C (CPU s) and RSS (KiB) of the fastest run. Wall time is
+# taken with a nanosecond clock around the run (GNU time's %e has 10 ms steps);
+# CPU time and peak RSS come from GNU time.
+measure() {
+  local name=$1 out=$2; shift 2
+  local tf="$BENCH/.time" best="" i
+  for ((i = 1; i <= RUNS; i++)); do
+    local t0 t1
+    t0=$(date +%s%N)
+    if ! /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$out" 2>"$out.err"; then
+      echo "bench: $name failed:" >&2; tail -5 "$out.err" >&2; exit 1
+    fi
+    t1=$(date +%s%N)
+    read -r e u s m < <(tail -n 1 "$tf")
+    e=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.3f", (b-a)/1e9}')
+    if [ -z "$best" ] || awk -v a="$e" -v b="$best" 'BEGIN{exit !(a<b)}'; then
+      best=$e T=$e C=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u+s}') RSS=$m
+    fi
+  done
+  log "$name: ${T}s wall, ${C}s CPU, $((RSS / 1024)) MiB peak RSS"
+}
+
+rows=()
+row() { # tool seconds cpu rss_kib
+  rows+=("$(awk -v t="$1" -v s="$2" -v c="$3" -v m="$4" -v p="$PKTS" -v b="$BYTES" 'BEGIN{
+    printf "| %s | %.3f | %.2f | %.0f | %.0f | %.0f |", t, s, c, p/s, b/1e6/s, m/1024 }')")
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ printf "%.2f", a/b }'; }
+
+bench_file() {
+  local f=$1 base
+  base=$(basename "$f" .pcap)
+  log "warming the page cache with $f"
+  cat "$f" >/dev/null
+  rows=()
+
+  # (a) the read limit
+  measure rawread "$BENCH/$base.rawread.out" "$BIN/examples/rawread" "$f"
+  local line; line=$(cat "$BENCH/$base.rawread.out")
+  PKTS=$(sed 's/.*packets=\([0-9]*\).*/\1/' <<<"$line")
+  BYTES=$(sed 's/.*bytes=\([0-9]*\).*/\1/' <<<"$line")
+  local raw_t=$T raw_rss=$RSS
+  row "read limit (rawread)" "$T" "$C" "$RSS"
+
+  # (b) exaudit, full pipeline, ndjson; the last record is the summary
+  measure exaudit "$BENCH/$base.exaudit.ndjson" \
+    "$BIN/exaudit" read "$f" -f ndjson --no-progress
+  local ex_t=$T ex_rss=$RSS summary
+  summary=$(tail -n 1 "$BENCH/$base.exaudit.ndjson")
+  row "exaudit read -f ndjson" "$T" "$C" "$RSS"
+  local s_pkts s_pps s_flows s_peak s_evict s_errs
+  s_pkts=$(json_get "$summary" packets)
+  s_pps=$(json_get "$summary" packets_per_s)
+  s_flows=$(json_get "$summary" flows)
+  s_peak=$(json_get "$summary" peak_flows)
+  s_evict=$(json_get "$summary" evictions)
+  s_errs=$(json_get "$summary" decode_errors)
+  [ "$s_pkts" = "$PKTS" ] || log "WARNING: exaudit counted $s_pkts packets, the file has $PKTS"
+
+  # (c) tshark, TCP conversation table
+  local ts_t="" nd_t=""
+  if [ "$PACKETS_ONLY" -eq 0 ]; then
+    if [ "$base" = "synflood-10m" ] && [ "${FLOOD_TSHARK:-0}" != 1 ]; then
+      log "tshark skipped on the flood (set FLOOD_TSHARK=1 to run it)"
+    else
+      measure tshark "$BENCH/$base.tshark.out" tshark -n -q -r "$f" -z conv,tcp
+      ts_t=$T
+      row "tshark -z conv,tcp" "$T" "$C" "$RSS"
+    fi
+
+    # (d) ndpiReader; not -q: its closing statistics prove it read every packet
+    measure ndpiReader "$BENCH/$base.ndpi.out" ndpiReader -i "$f"
+    nd_t=$T
+    local nd_pk
+    nd_pk=$(awk '/IP packets:/{print $3; exit}' "$BENCH/$base.ndpi.out")
+    [ "$nd_pk" = "$PKTS" ] || log "WARNING: ndpiReader reports $nd_pk packets, the file has $PKTS"
+    row "ndpiReader" "$T" "$C" "$RSS"
+  fi
+
+  echo
+  echo "### $(basename "$f"): $PKTS packets, $(awk -v b="$BYTES" 'BEGIN{printf "%.1f", b/1e6}') MB of frames"
+  echo
+  echo "| tool | seconds | CPU s | packets/s | MB/s | peak RSS MiB |"
+  echo "|---|---:|---:|---:|---:|---:|"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "- exaudit vs read limit: $(awk -v r="$raw_t" -v e="$ex_t" 'BEGIN{printf "%.1f", 100*r/e}')% of the read-limit throughput"
+  if [ -n "$ts_t" ]; then echo "- exaudit vs tshark: $(ratio "$ts_t" "$ex_t")x (tshark seconds / exaudit seconds)"; fi
+  if [ -n "$nd_t" ]; then echo "- exaudit vs ndpiReader: $(ratio "$nd_t" "$ex_t")x (ndpiReader seconds / exaudit seconds)"; fi
+  echo "- exaudit summary: packets_per_s=$s_pps (its own clock, read to last flow), flows=$s_flows, peak_flows=$s_peak, evictions=$s_evict, decode_errors=$s_errs"
+  if [ "$s_peak" -gt 0 ]; then
+    echo "- exaudit RSS per tracked flow: $(awk -v m="$ex_rss" -v p="$s_peak" 'BEGIN{printf "%.0f", m*1024/p}') B (peak RSS / peak_flows);" \
+      "$(awk -v m="$ex_rss" -v r="$raw_rss" -v p="$s_peak" 'BEGIN{printf "%.0f", (m-r)*1024/p}') B above the read limit's RSS"
+  fi
+}
+
+echo "## exaudit throughput ($(date -u +%Y-%m-%d), $(nproc) CPUs, $(uname -m), runs per tool: $RUNS)"
+for f in "${FILES[@]}"; do
+  bench_file "$f"
+done
