@@ -4,7 +4,10 @@
 pub mod cli;
 pub mod decode;
 pub mod flow;
+pub mod inspect;
 pub mod pipeline;
 pub mod report;
 pub mod run;
 pub mod source;
+pub mod rules;
+pub mod topology;

@@ -22,3 +22,11 @@ pub struct Streams<'a> {
     pub c2s: &'a [u8],
     pub s2c: &'a [u8],
 }
+
+pub mod auth;
+pub mod dcerpc;
+pub mod http;
+pub mod ldap;
+pub mod tls;
+pub mod pop3_imap;
+pub mod smtp;

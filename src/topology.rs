@@ -1,0 +1,942 @@
+//! Site topology: which addresses hold which Exchange role.
+//!
+//! The user writes a small TOML file (shape in DESIGN.md and `rules/example-site.toml`):
+//! a `[site]` table (name, Exchange generation, whether an Edge is subscribed) and a
+//! `[roles]` table with one list of addresses or CIDR prefixes (IPv4 or IPv6) per role.
+//! Lookups go through a longest-prefix-match table ([`ip_network_table`]), never a linear
+//! scan. The most specific listed prefix decides; an address listed under several roles
+//! with the same prefix (a DC that is also the DNS server) holds all of them. Addresses
+//! that no prefix covers are [`Role::Internet`].
+//!
+//! Without a topology file the tool infers one from traffic ([`infer_topology`]) and can
+//! write it back out in the same shape ([`Topology::to_toml`]).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+
+use ip_network::IpNetwork;
+use ip_network_table::IpNetworkTable;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::rules::{Diagnostic, LoadError, SiteFacts};
+
+/// A role an address can hold. `as_str` gives the name used in topology files, rule
+/// files and output (snake_case, as the `[roles]` keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// Any address not declared in the topology.
+    Internet,
+    /// Edge Transport server (perimeter).
+    Edge,
+    /// Mailbox server (2016/2019: also the Client Access services).
+    Mailbox,
+    /// Separate Client Access server (2010/2013; 2003 front end).
+    ClientAccess,
+    /// Hub Transport server (2007/2010; 2003 bridgehead may also be listed here).
+    Hub,
+    /// Active Directory domain controller / Global Catalog.
+    DomainController,
+    /// DNS server.
+    Dns,
+    /// Lync / Skype for Business / Office Communications Server.
+    Lync,
+    /// Internal client networks.
+    InternalClients,
+    /// Perimeter network (DMZ) hosts other than the Edge servers.
+    Perimeter,
+}
+
+impl Role {
+    /// Every role, in bit order.
+    pub const ALL: [Role; 10] = [
+        Role::Internet,
+        Role::Edge,
+        Role::Mailbox,
+        Role::ClientAccess,
+        Role::Hub,
+        Role::DomainController,
+        Role::Dns,
+        Role::Lync,
+        Role::InternalClients,
+        Role::Perimeter,
+    ];
+
+    /// Order in which the primary role of a multi-role address is chosen.
+    const PRIMARY_ORDER: [Role; 10] = [
+        Role::Edge,
+        Role::Mailbox,
+        Role::ClientAccess,
+        Role::Hub,
+        Role::DomainController,
+        Role::Dns,
+        Role::Lync,
+        Role::Perimeter,
+        Role::InternalClients,
+        Role::Internet,
+    ];
+
+    /// The name used in files and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Internet => "internet",
+            Role::Edge => "edge",
+            Role::Mailbox => "mailbox",
+            Role::ClientAccess => "client_access",
+            Role::Hub => "hub",
+            Role::DomainController => "domain_controller",
+            Role::Dns => "dns",
+            Role::Lync => "lync",
+            Role::InternalClients => "internal_clients",
+            Role::Perimeter => "perimeter",
+        }
+    }
+
+    /// Parses a role name (exactly as [`Role::as_str`] writes it).
+    pub fn from_name(name: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
+    fn bit(self) -> u16 {
+        1u16 << (self as u16)
+    }
+
+    /// True for roles inside the organisation: not `internet`, `perimeter` or `edge`.
+    pub fn is_internal(self) -> bool {
+        !matches!(self, Role::Internet | Role::Perimeter | Role::Edge)
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A small set of roles (a bitmask). `Copy`, cheap to test on the hot path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct RoleSet(u16);
+
+impl RoleSet {
+    /// No role.
+    pub const EMPTY: RoleSet = RoleSet(0);
+    /// Every role.
+    pub const ALL: RoleSet = RoleSet((1 << Role::ALL.len()) - 1);
+
+    /// Builds a set from roles.
+    pub fn of(roles: &[Role]) -> RoleSet {
+        roles.iter().fold(RoleSet::EMPTY, |s, r| s.with(*r))
+    }
+
+    /// This set plus `role`.
+    pub fn with(self, role: Role) -> RoleSet {
+        RoleSet(self.0 | role.bit())
+    }
+
+    /// Adds `role`.
+    pub fn insert(&mut self, role: Role) {
+        self.0 |= role.bit();
+    }
+
+    /// Union of two sets.
+    pub fn union(self, other: RoleSet) -> RoleSet {
+        RoleSet(self.0 | other.0)
+    }
+
+    /// Whether `role` is in the set.
+    pub fn contains(self, role: Role) -> bool {
+        self.0 & role.bit() != 0
+    }
+
+    /// Whether the sets share a role.
+    pub fn intersects(self, other: RoleSet) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// True when no role is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Number of roles in the set.
+    pub fn len(self) -> u32 {
+        self.0.count_ones()
+    }
+
+    /// The roles, in bit order.
+    pub fn iter(self) -> impl Iterator<Item = Role> {
+        Role::ALL.into_iter().filter(move |r| self.contains(*r))
+    }
+
+    /// The role shown when one name is needed: edge, mailbox, client_access, hub,
+    /// domain_controller, dns, lync, perimeter, internal_clients, internet (first present).
+    pub fn primary(self) -> Role {
+        Role::PRIMARY_ORDER
+            .into_iter()
+            .find(|r| self.contains(*r))
+            .unwrap_or(Role::Internet)
+    }
+}
+
+impl From<Role> for RoleSet {
+    fn from(role: Role) -> RoleSet {
+        RoleSet(role.bit())
+    }
+}
+
+impl fmt::Display for RoleSet {
+    /// Role names joined by `+`, e.g. `domain_controller+dns`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut first = true;
+        for r in self.iter() {
+            if !first {
+                f.write_str("+")?;
+            }
+            f.write_str(r.as_str())?;
+            first = false;
+        }
+        if first {
+            f.write_str("-")?;
+        }
+        Ok(())
+    }
+}
+
+/// Exchange generation of a site. 2007 and 2003 use the coexistence rules of the 2010
+/// file; 5.0 and 4.0 use the 5.5 file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Generation {
+    /// Exchange Server 2019.
+    V2019,
+    /// Exchange Server 2016.
+    V2016,
+    /// Exchange Server 2013.
+    V2013,
+    /// Exchange Server 2010.
+    V2010,
+    /// Exchange Server 2007.
+    V2007,
+    /// Exchange Server 2003.
+    V2003,
+    /// Exchange Server 5.5.
+    V55,
+    /// Exchange Server 5.0.
+    V50,
+    /// Exchange Server 4.0.
+    V40,
+}
+
+impl Generation {
+    /// Every generation.
+    pub const ALL: [Generation; 9] = [
+        Generation::V2019,
+        Generation::V2016,
+        Generation::V2013,
+        Generation::V2010,
+        Generation::V2007,
+        Generation::V2003,
+        Generation::V55,
+        Generation::V50,
+        Generation::V40,
+    ];
+
+    /// The spelling used in files: "2019", "2016", "2013", "2010", "2007", "2003",
+    /// "5.5", "5.0", "4.0".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Generation::V2019 => "2019",
+            Generation::V2016 => "2016",
+            Generation::V2013 => "2013",
+            Generation::V2010 => "2010",
+            Generation::V2007 => "2007",
+            Generation::V2003 => "2003",
+            Generation::V55 => "5.5",
+            Generation::V50 => "5.0",
+            Generation::V40 => "4.0",
+        }
+    }
+
+    /// Parses the spelling of [`Generation::as_str`].
+    pub fn parse(text: &str) -> Option<Generation> {
+        Generation::ALL.into_iter().find(|g| g.as_str() == text)
+    }
+
+    /// The accepted spellings, for error messages.
+    pub fn names() -> String {
+        Generation::ALL.map(|g| g.as_str()).join(", ")
+    }
+}
+
+impl fmt::Display for Generation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The `[site]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// Site name, free text.
+    pub name: String,
+    /// Exchange generation; selects the rule file.
+    pub exchange: Generation,
+    /// Whether an Edge Transport server is subscribed to the site.
+    pub edge_subscribed: bool,
+}
+
+/// The roles an address holds and the one to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleLookup {
+    /// Every role of the most specific matching prefix (`internet` when unlisted).
+    pub roles: RoleSet,
+    /// [`RoleSet::primary`] of `roles`.
+    pub primary: Role,
+}
+
+/// A parsed site topology with a longest-prefix-match table.
+pub struct Topology {
+    site: Site,
+    /// Declared prefixes per role, in file order, indexed by `Role as usize`.
+    declared: [Vec<IpNetwork>; 10],
+    table: IpNetworkTable<RoleSet>,
+}
+
+impl Clone for Topology {
+    fn clone(&self) -> Topology {
+        let mut copy = Topology::new(self.site.clone());
+        for role in Role::ALL {
+            for net in self.declared(role) {
+                copy.add(role, *net);
+            }
+        }
+        copy
+    }
+}
+
+impl fmt::Debug for Topology {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Topology")
+            .field("site", &self.site)
+            .field("declared", &self.declared)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Topology {
+    /// An empty topology: every address is `internet`.
+    pub fn new(site: Site) -> Topology {
+        Topology {
+            site,
+            declared: Default::default(),
+            table: IpNetworkTable::new(),
+        }
+    }
+
+    /// Declares that `net` holds `role` (an address is a /32 or /128 network).
+    /// Declaring `internet` is ignored: unlisted addresses are internet already.
+    pub fn add(&mut self, role: Role, net: IpNetwork) {
+        if role == Role::Internet {
+            return;
+        }
+        if let Some(list) = self.declared.get_mut(role as usize) {
+            if !list.contains(&net) {
+                list.push(net);
+            }
+        }
+        if let Some(set) = self.table.exact_match_mut(net) {
+            set.insert(role);
+        } else {
+            self.table.insert(net, RoleSet::from(role));
+        }
+    }
+
+    /// Reads and parses a topology file.
+    pub fn load(path: &Path) -> Result<Topology, LoadError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            LoadError::single(Diagnostic {
+                file: file.clone(),
+                line: 0,
+                column: 0,
+                field: None,
+                message: format!("cannot read the topology file: {e}"),
+                help: "check the path given to --topology".to_string(),
+            })
+        })?;
+        Topology::parse(&text, &file)
+    }
+
+    /// Parses topology TOML text; `file` names the source in error messages.
+    pub fn parse(text: &str, file: &str) -> Result<Topology, LoadError> {
+        let raw: RawTopology =
+            toml::from_str(text).map_err(|e| LoadError::single(Diagnostic::from_toml(file, text, &e)))?;
+        let mut errors = Vec::new();
+        let exchange = match Generation::parse(raw.site.exchange.get_ref()) {
+            Some(g) => g,
+            None => {
+                errors.push(Diagnostic::at(
+                    file,
+                    text,
+                    raw.site.exchange.span().start,
+                    Some("site.exchange"),
+                    format!("unknown Exchange generation `{}`", raw.site.exchange.get_ref()),
+                    format!("use one of {}", Generation::names()),
+                ));
+                Generation::V2019
+            }
+        };
+        let mut topo = Topology::new(Site {
+            name: raw.site.name,
+            exchange,
+            edge_subscribed: raw.site.edge_subscribed,
+        });
+        let lists: [(Role, &Option<Vec<Spanned<String>>>); 9] = [
+            (Role::Edge, &raw.roles.edge),
+            (Role::Mailbox, &raw.roles.mailbox),
+            (Role::ClientAccess, &raw.roles.client_access),
+            (Role::Hub, &raw.roles.hub),
+            (Role::DomainController, &raw.roles.domain_controller),
+            (Role::Dns, &raw.roles.dns),
+            (Role::Lync, &raw.roles.lync),
+            (Role::InternalClients, &raw.roles.internal_clients),
+            (Role::Perimeter, &raw.roles.perimeter),
+        ];
+        for (role, list) in lists {
+            for item in list.iter().flatten() {
+                match parse_network(item.get_ref()) {
+                    Ok(net) => topo.add(role, net),
+                    Err((message, help)) => errors.push(Diagnostic::at(
+                        file,
+                        text,
+                        item.span().start,
+                        Some(&format!("roles.{}", role.as_str())),
+                        message,
+                        help,
+                    )),
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(topo)
+        } else {
+            Err(LoadError { diagnostics: errors })
+        }
+    }
+
+    /// The `[site]` table.
+    pub fn site(&self) -> &Site {
+        &self.site
+    }
+
+    /// Site facts for rule matching.
+    pub fn site_facts(&self) -> SiteFacts {
+        SiteFacts {
+            generation: self.site.exchange,
+            edge_subscribed: self.site.edge_subscribed,
+        }
+    }
+
+    /// Roles of `addr`: those of the longest matching prefix, or `internet`.
+    /// IPv4-mapped IPv6 addresses are looked up as IPv4.
+    pub fn lookup(&self, addr: IpAddr) -> RoleLookup {
+        let roles = self
+            .table
+            .longest_match(addr.to_canonical())
+            .map(|(_, set)| *set)
+            .filter(|set| !set.is_empty())
+            .unwrap_or(RoleSet::from(Role::Internet));
+        RoleLookup {
+            roles,
+            primary: roles.primary(),
+        }
+    }
+
+    /// Roles of `addr` (see [`Topology::lookup`]).
+    pub fn roles(&self, addr: IpAddr) -> RoleSet {
+        self.lookup(addr).roles
+    }
+
+    /// Primary role of `addr` (see [`Topology::lookup`]).
+    pub fn role(&self, addr: IpAddr) -> Role {
+        self.lookup(addr).primary
+    }
+
+    /// The prefixes declared for `role`, in file order.
+    pub fn declared(&self, role: Role) -> &[IpNetwork] {
+        self.declared.get(role as usize).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Writes the topology in the file shape (`[site]`, `[roles]`); host prefixes are
+    /// written as bare addresses. `hub` is written only when not empty.
+    pub fn to_toml(&self) -> String {
+        let mut out = String::new();
+        out.push_str("[site]\n");
+        out.push_str(&format!(
+            "name = {}\n",
+            toml::Value::String(self.site.name.clone())
+        ));
+        out.push_str(&format!("exchange = \"{}\"\n", self.site.exchange));
+        out.push_str(&format!("edge_subscribed = {}\n", self.site.edge_subscribed));
+        out.push_str("\n[roles]\n");
+        for role in Role::ALL {
+            if role == Role::Internet || (role == Role::Hub && self.declared(role).is_empty()) {
+                continue;
+            }
+            let items: Vec<String> = self
+                .declared(role)
+                .iter()
+                .map(|n| format!("\"{}\"", format_network(n)))
+                .collect();
+            out.push_str(&format!("{} = [{}]\n", role.as_str(), items.join(", ")));
+        }
+        out
+    }
+}
+
+/// Formats a network: bare address for a host prefix, CIDR otherwise.
+pub fn format_network(net: &IpNetwork) -> String {
+    let full = if net.is_ipv4() { 32 } else { 128 };
+    if net.netmask() == full {
+        net.network_address().to_string()
+    } else {
+        net.to_string()
+    }
+}
+
+/// Parses "addr" or "addr/len" strictly (no host bits set).
+fn parse_network(text: &str) -> Result<IpNetwork, (String, String)> {
+    let (addr_text, len_text) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let addr: IpAddr = addr_text.trim().parse().map_err(|_| {
+        (
+            format!("`{text}` is not an IP address or CIDR prefix"),
+            "write an IPv4/IPv6 address (10.1.0.11, 2001:db8::11) or a prefix (10.2.0.0/16)".to_string(),
+        )
+    })?;
+    let max = if addr.is_ipv4() { 32u8 } else { 128u8 };
+    let len = match len_text {
+        None => max,
+        Some(l) => match l.trim().parse::<u8>() {
+            Ok(n) if n <= max => n,
+            _ => {
+                return Err((
+                    format!("`{text}` has a bad prefix length"),
+                    format!("the prefix length must be 0..={max}"),
+                ))
+            }
+        },
+    };
+    IpNetwork::new(addr, len).map_err(|_| {
+        let suggestion = IpNetwork::new_truncate(addr, len)
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        (
+            format!("`{text}` has host bits set after the /{len} prefix"),
+            format!("did you mean `{suggestion}`?"),
+        )
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopology {
+    site: RawSite,
+    #[serde(default)]
+    roles: RawRoles,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSite {
+    name: String,
+    exchange: Spanned<String>,
+    #[serde(default)]
+    edge_subscribed: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRoles {
+    edge: Option<Vec<Spanned<String>>>,
+    mailbox: Option<Vec<Spanned<String>>>,
+    client_access: Option<Vec<Spanned<String>>>,
+    hub: Option<Vec<Spanned<String>>>,
+    domain_controller: Option<Vec<Spanned<String>>>,
+    dns: Option<Vec<Spanned<String>>>,
+    lync: Option<Vec<Spanned<String>>>,
+    internal_clients: Option<Vec<Spanned<String>>>,
+    perimeter: Option<Vec<Spanned<String>>>,
+}
+
+// ---------------------------------------------------------------------------
+// Role inference
+// ---------------------------------------------------------------------------
+
+/// What the flow table saw of one host, the input of [`infer_topology`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostObservation {
+    /// The host.
+    pub addr: IpAddr,
+    /// TCP ports on which the host accepted a connection (answered a SYN).
+    pub served_tcp: Vec<u16>,
+    /// UDP ports on which the host answered.
+    pub served_udp: Vec<u16>,
+    /// Whether a client outside private space (see [`is_private`]) connected to it.
+    pub contacted_from_public: bool,
+    /// Whether the host opened connections itself.
+    pub seen_as_client: bool,
+}
+
+impl HostObservation {
+    /// An observation of `addr` with nothing seen yet.
+    pub fn new(addr: IpAddr) -> HostObservation {
+        HostObservation {
+            addr,
+            served_tcp: Vec::new(),
+            served_udp: Vec::new(),
+            contacted_from_public: false,
+            seen_as_client: false,
+        }
+    }
+
+    fn tcp(&self, port: u16) -> bool {
+        self.served_tcp.contains(&port)
+    }
+
+    fn any(&self, port: u16) -> bool {
+        self.served_tcp.contains(&port) || self.served_udp.contains(&port)
+    }
+
+    fn serves_anything(&self) -> bool {
+        !self.served_tcp.is_empty() || !self.served_udp.is_empty()
+    }
+}
+
+/// The roles inferred for one host, with the reason to print.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InferredHost {
+    /// The host.
+    pub addr: IpAddr,
+    /// Inferred roles (never empty; `internet` when nothing else fits).
+    pub roles: RoleSet,
+    /// Why, for the report ("answers Kerberos 88 and LDAP 389").
+    pub reason: String,
+}
+
+/// The result of [`infer_topology`].
+#[derive(Debug, Clone)]
+pub struct Inference {
+    /// The inferred topology, ready for `to_toml`.
+    pub topology: Topology,
+    /// Per-host decisions for hosts that got a role other than `internet`.
+    pub hosts: Vec<InferredHost>,
+}
+
+/// Private, loopback, link-local and unique-local blocks; inferred internal clients are
+/// written as the blocks that contain them.
+const PRIVATE_BLOCKS: [(&str, u8); 8] = [
+    ("10.0.0.0", 8),
+    ("172.16.0.0", 12),
+    ("192.168.0.0", 16),
+    ("127.0.0.0", 8),
+    ("169.254.0.0", 16),
+    ("fc00::", 7),
+    ("fe80::", 10),
+    ("::1", 128),
+];
+
+/// The private block (RFC 1918, loopback, link-local, ULA fc00::/7) containing `addr`.
+pub fn private_block(addr: IpAddr) -> Option<IpNetwork> {
+    let addr = addr.to_canonical();
+    PRIVATE_BLOCKS.iter().find_map(|(base, len)| {
+        let base: IpAddr = base.parse().ok()?;
+        let net = IpNetwork::new(base, *len).ok()?;
+        net.contains(addr).then_some(net)
+    })
+}
+
+/// Whether `addr` is private, loopback, link-local or unique-local.
+pub fn is_private(addr: IpAddr) -> bool {
+    private_block(addr).is_some()
+}
+
+/// Infers the roles of one host from the ports it answered on:
+///
+/// 1. answers Kerberos 88 and LDAP 389 (TCP or UDP) → `domain_controller` (+ `dns` if it
+///    answers 53);
+/// 2. answers TCP 50636 (EdgeSync) → `edge`;
+/// 3. answers TCP 25 and (443 or 135) → `mailbox`;
+/// 4. answers TCP 25 only: contacted from public space → `edge`, otherwise `mailbox`;
+/// 5. answers 53 → `dns`;
+/// 6. nothing above and private (see [`is_private`]) → `internal_clients`;
+/// 7. otherwise `internet`.
+pub fn infer_roles(obs: &HostObservation) -> (RoleSet, String) {
+    let mut roles = RoleSet::EMPTY;
+    let mut why: Vec<&str> = Vec::new();
+    if obs.any(88) && obs.any(389) {
+        roles.insert(Role::DomainController);
+        why.push("answers Kerberos 88 and LDAP 389");
+    }
+    if obs.tcp(50636) {
+        roles.insert(Role::Edge);
+        why.push("answers EdgeSync 50636");
+    } else if obs.tcp(25) {
+        if obs.tcp(443) || obs.tcp(135) {
+            roles.insert(Role::Mailbox);
+            why.push("answers SMTP 25 and HTTPS 443 or RPC 135");
+        } else if obs.contacted_from_public {
+            roles.insert(Role::Edge);
+            why.push("answers only SMTP 25, contacted from public addresses");
+        } else {
+            roles.insert(Role::Mailbox);
+            why.push("answers only SMTP 25, from private addresses");
+        }
+    }
+    if obs.any(53) {
+        roles.insert(Role::Dns);
+        why.push("answers DNS 53");
+    }
+    let private = is_private(obs.addr);
+    if roles.is_empty() && private && (obs.seen_as_client || obs.serves_anything()) {
+        roles.insert(Role::InternalClients);
+        why.push(if obs.serves_anything() {
+            "private address, no recognised server role"
+        } else {
+            "private address, client only"
+        });
+    }
+    if roles.is_empty() {
+        return (RoleSet::from(Role::Internet), "public address".to_string());
+    }
+    (roles, why.join("; "))
+}
+
+/// Infers a topology from per-host observations. Servers are written as host
+/// addresses; internal clients as the private blocks that contain them (so clients not
+/// seen yet are covered too, and the more specific server entries still win).
+/// `edge_subscribed` is set when an Edge was inferred. `site` gives the name and the
+/// generation (which traffic alone cannot tell).
+pub fn infer_topology(observations: &[HostObservation], site: Site) -> Inference {
+    let mut topo = Topology::new(Site {
+        edge_subscribed: false,
+        ..site
+    });
+    let mut hosts = Vec::new();
+    let mut edge_seen = false;
+    for obs in observations {
+        let addr = obs.addr.to_canonical();
+        let (roles, reason) = infer_roles(obs);
+        if roles.contains(Role::Internet) {
+            continue;
+        }
+        for role in roles.iter() {
+            if role == Role::InternalClients {
+                if let Some(block) = private_block(addr) {
+                    topo.add(role, block);
+                }
+            } else {
+                let len = if addr.is_ipv4() { 32 } else { 128 };
+                if let Ok(net) = IpNetwork::new(addr, len) {
+                    topo.add(role, net);
+                }
+            }
+        }
+        edge_seen |= roles.contains(Role::Edge);
+        hosts.push(InferredHost { addr, roles, reason });
+    }
+    topo.site.edge_subscribed = edge_seen;
+    Inference {
+        topology: topo,
+        hosts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    const EXAMPLE: &str = include_str!("../rules/example-site.toml");
+
+    #[test]
+    fn example_parses_and_looks_up() {
+        let t = Topology::parse(EXAMPLE, "example-site.toml").unwrap();
+        assert_eq!(t.site().name, "contoso");
+        assert_eq!(t.site().exchange, Generation::V2019);
+        assert!(t.site().edge_subscribed);
+        // longest prefix: the Edge /32 wins over the perimeter /28
+        assert_eq!(t.role(ip("203.0.113.10")), Role::Edge);
+        assert_eq!(t.roles(ip("203.0.113.10")), RoleSet::from(Role::Edge));
+        assert_eq!(t.role(ip("203.0.113.11")), Role::Perimeter);
+        assert_eq!(t.role(ip("10.1.0.11")), Role::Mailbox);
+        // a DC that is also DNS holds both, primary is the DC
+        let dc = t.lookup(ip("10.1.0.20"));
+        assert_eq!(dc.primary, Role::DomainController);
+        assert!(dc.roles.contains(Role::Dns));
+        assert_eq!(dc.roles.to_string(), "domain_controller+dns");
+        assert_eq!(t.role(ip("10.2.33.4")), Role::InternalClients);
+        // unlisted
+        assert_eq!(t.role(ip("198.51.100.7")), Role::Internet);
+        assert_eq!(t.role(ip("10.3.0.1")), Role::Internet);
+        assert_eq!(t.role(ip("2001:db8::1")), Role::Internet);
+        // v4-mapped v6 is looked up as v4
+        assert_eq!(t.role(ip("::ffff:10.1.0.11")), Role::Mailbox);
+    }
+
+    #[test]
+    fn ipv6_and_nested_prefixes() {
+        let text = r#"
+[site]
+name = "v6"
+exchange = "2016"
+[roles]
+mailbox = ["2001:db8:1::11"]
+internal_clients = ["2001:db8::/32", "10.0.0.0/8"]
+perimeter = ["2001:db8:ff::/48"]
+domain_controller = ["10.9.0.0/16"]
+"#;
+        let t = Topology::parse(text, "v6.toml").unwrap();
+        assert!(!t.site().edge_subscribed);
+        assert_eq!(t.role(ip("2001:db8:1::11")), Role::Mailbox);
+        assert_eq!(t.role(ip("2001:db8:1::12")), Role::InternalClients);
+        assert_eq!(t.role(ip("2001:db8:ff::5")), Role::Perimeter);
+        assert_eq!(t.role(ip("2001:db9::1")), Role::Internet);
+        assert_eq!(t.role(ip("10.9.1.1")), Role::DomainController);
+        assert_eq!(t.role(ip("10.8.1.1")), Role::InternalClients);
+    }
+
+    #[test]
+    fn bad_topology_errors_name_file_line_field() {
+        let text = "[site]\nname = \"x\"\nexchange = \"2019\"\n[roles]\nmailbox = [\"10.1.0.300\"]\n";
+        let e = Topology::parse(text, "site.toml").unwrap_err().to_string();
+        assert!(e.contains("site.toml:5:"), "{e}");
+        assert!(e.contains("roles.mailbox"), "{e}");
+
+        let text = "[site]\nname = \"x\"\nexchange = \"2019\"\n[roles]\nmailbox = [\"10.1.0.1/8\"]\n";
+        let e = Topology::parse(text, "site.toml").unwrap_err().to_string();
+        assert!(e.contains("site.toml:5:") && e.contains("10.0.0.0/8"), "{e}");
+
+        let text = "[site]\nname = \"x\"\nexchange = \"2021\"\n";
+        let e = Topology::parse(text, "site.toml").unwrap_err().to_string();
+        assert!(e.contains("site.toml:3:") && e.contains("site.exchange"), "{e}");
+
+        let text = "[site]\nname = \"x\"\nexchange = \"2019\"\n[roles]\nmailbox = []\nexchange_server = [\"10.0.0.1\"]\n";
+        let e = Topology::parse(text, "site.toml").unwrap_err().to_string();
+        assert!(e.contains("site.toml:6:") && e.contains("exchange_server"), "{e}");
+
+        let text = "[site]\nname = \"x\"\nexchange = \"2019\"\nedge_subscribed = \"yes\"\n";
+        let e = Topology::parse(text, "site.toml").unwrap_err().to_string();
+        assert!(e.contains("site.toml:4:") && e.contains("edge_subscribed"), "{e}");
+    }
+
+    #[test]
+    fn to_toml_round_trips() {
+        let t = Topology::parse(EXAMPLE, "example-site.toml").unwrap();
+        let out = t.to_toml();
+        let back = Topology::parse(&out, "out.toml").unwrap();
+        assert_eq!(back.site(), t.site());
+        for role in Role::ALL {
+            assert_eq!(back.declared(role), t.declared(role), "{role}");
+        }
+        assert!(out.contains("edge = [\"203.0.113.10\"]"), "{out}");
+        assert!(out.contains("internal_clients = [\"10.2.0.0/16\"]"), "{out}");
+        assert!(out.contains("client_access = []"), "{out}");
+        assert!(!out.contains("hub"), "{out}");
+        assert_eq!(back.to_toml(), out);
+    }
+
+    fn obs(addr: &str, tcp: &[u16], udp: &[u16], public: bool, client: bool) -> HostObservation {
+        HostObservation {
+            addr: ip(addr),
+            served_tcp: tcp.to_vec(),
+            served_udp: udp.to_vec(),
+            contacted_from_public: public,
+            seen_as_client: client,
+        }
+    }
+
+    #[test]
+    fn inference_cases() {
+        let dc = infer_roles(&obs("10.1.0.20", &[88, 389, 53, 445], &[53, 88], false, true)).0;
+        assert_eq!(dc, RoleSet::of(&[Role::DomainController, Role::Dns]));
+        let dc_udp = infer_roles(&obs("10.1.0.21", &[], &[88, 389], false, false)).0;
+        assert_eq!(dc_udp, RoleSet::from(Role::DomainController));
+        let edge = infer_roles(&obs("203.0.113.10", &[25, 50636], &[], true, true)).0;
+        assert_eq!(edge, RoleSet::from(Role::Edge));
+        let mbx = infer_roles(&obs("10.1.0.11", &[25, 443, 135], &[], false, true)).0;
+        assert_eq!(mbx, RoleSet::from(Role::Mailbox));
+        let mbx_ext = infer_roles(&obs("198.51.100.25", &[25, 443], &[], true, true)).0;
+        assert_eq!(mbx_ext, RoleSet::from(Role::Mailbox));
+        let only25_pub = infer_roles(&obs("203.0.113.12", &[25], &[], true, true)).0;
+        assert_eq!(only25_pub, RoleSet::from(Role::Edge));
+        let only25_int = infer_roles(&obs("10.1.0.13", &[25], &[], false, true)).0;
+        assert_eq!(only25_int, RoleSet::from(Role::Mailbox));
+        let dns = infer_roles(&obs("10.1.0.53", &[], &[53], false, false)).0;
+        assert_eq!(dns, RoleSet::from(Role::Dns));
+        let client = infer_roles(&obs("192.168.1.50", &[], &[], false, true)).0;
+        assert_eq!(client, RoleSet::from(Role::InternalClients));
+        for a in [
+            "fd00::5",
+            "127.0.0.1",
+            "::1",
+            "fe80::1",
+            "169.254.3.3",
+            "172.20.0.1",
+        ] {
+            let r = infer_roles(&obs(a, &[], &[], false, true)).0;
+            assert_eq!(r, RoleSet::from(Role::InternalClients), "{a}");
+        }
+        let public_client = infer_roles(&obs("198.51.100.9", &[], &[], false, true)).0;
+        assert_eq!(public_client, RoleSet::from(Role::Internet));
+        let public_web = infer_roles(&obs("198.51.100.10", &[443], &[], true, false)).0;
+        assert_eq!(public_web, RoleSet::from(Role::Internet));
+    }
+
+    #[test]
+    fn infer_topology_builds_a_usable_file() {
+        let observations = vec![
+            obs("203.0.113.10", &[25, 50636], &[], true, true),
+            obs("10.1.0.11", &[25, 443, 135], &[], false, true),
+            obs("10.1.0.20", &[88, 389, 53], &[53], false, false),
+            obs("10.2.0.7", &[], &[], false, true),
+            obs("10.2.0.8", &[], &[], false, true),
+            obs("198.51.100.9", &[], &[], false, true),
+        ];
+        let site = Site {
+            name: "inferred".into(),
+            exchange: Generation::V2019,
+            edge_subscribed: false,
+        };
+        let inf = infer_topology(&observations, site);
+        let t = &inf.topology;
+        assert!(t.site().edge_subscribed);
+        assert_eq!(inf.hosts.len(), 5);
+        assert_eq!(t.role(ip("203.0.113.10")), Role::Edge);
+        assert_eq!(t.role(ip("10.1.0.11")), Role::Mailbox);
+        assert_eq!(t.role(ip("10.1.0.20")), Role::DomainController);
+        assert_eq!(t.role(ip("10.2.0.99")), Role::InternalClients);
+        assert_eq!(t.role(ip("198.51.100.9")), Role::Internet);
+        assert_eq!(t.declared(Role::InternalClients).len(), 1);
+        let back = Topology::parse(&t.to_toml(), "inferred.toml").unwrap();
+        assert_eq!(back.role(ip("10.1.0.20")), Role::DomainController);
+        assert!(back.roles(ip("10.1.0.20")).contains(Role::Dns));
+    }
+
+    #[test]
+    fn role_names_round_trip() {
+        for r in Role::ALL {
+            assert_eq!(Role::from_name(r.as_str()), Some(r));
+        }
+        for g in Generation::ALL {
+            assert_eq!(Generation::parse(g.as_str()), Some(g));
+        }
+        assert_eq!(RoleSet::EMPTY.primary(), Role::Internet);
+        assert_eq!(RoleSet::ALL.len(), 10);
+    }
+}
