@@ -1,8 +1,12 @@
 #![forbid(unsafe_code)]
 //! exaudit: a passive packet-capture auditor for Microsoft Exchange networks.
 
+pub mod analyze;
+pub mod audit;
+pub mod classify;
 pub mod cli;
 pub mod decode;
+pub mod findings;
 pub mod flow;
 pub mod inspect;
 pub mod pipeline;

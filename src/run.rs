@@ -1,14 +1,18 @@
 //! Turns validated arguments into a run and an exit code.
 
 use std::io::{self, IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::{FlowArgs, ReadArgs};
+use crate::analyze::Analyzer;
+use crate::audit;
+use crate::cli::{FailOn, FlowArgs, ReadArgs, RulesCommand, TopologyCommand};
 use crate::flow::FlowConfig;
-use crate::pipeline::{run_offline, PipelineConfig};
-use crate::report::{new_report, FlowRecord, Format, Summary};
+use crate::pipeline::{run_offline, PipelineConfig, RunStats};
+use crate::report::{render, Format};
+use crate::rules::{RuleSet, Severity};
+use crate::topology::{Generation, Topology};
 
 /// Exit codes.
 pub const EXIT_OK: i32 = 0;
@@ -40,7 +44,7 @@ impl FlowArgs {
 /// place at the end so readers never see half a report.
 enum Out {
     Stdout(io::BufWriter<io::Stdout>),
-    File(io::BufWriter<tempfile::NamedTempFile>, std::path::PathBuf),
+    File(io::BufWriter<tempfile::NamedTempFile>, PathBuf),
 }
 
 impl Out {
@@ -61,54 +65,74 @@ impl Out {
             }
         }
     }
+
     fn writer(&mut self) -> &mut dyn Write {
         match self {
             Out::Stdout(w) => w,
             Out::File(w, _) => w,
         }
     }
-    fn commit(self) -> Result<(), String> {
+
+    fn commit(self) -> io::Result<()> {
         match self {
-            Out::Stdout(mut w) => w.flush().map_err(|e| e.to_string()),
+            Out::Stdout(mut w) => w.flush(),
             Out::File(w, path) => {
-                let tmp = w
-                    .into_inner()
-                    .map_err(|e| format!("cannot write {}: {}", path.display(), e.error()))?;
-                tmp.persist(&path)
-                    .map_err(|e| format!("cannot write {}: {}", path.display(), e.error))?;
+                let tmp = w.into_inner().map_err(|e| e.into_error())?;
+                tmp.persist(&path).map_err(|e| e.error)?;
                 Ok(())
             }
         }
     }
 }
 
-fn is_broken_pipe(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::BrokenPipe
+/// Writes `f` to `path` (or stdout) with the same atomic and broken-pipe rules.
+fn write_output(path: Option<&Path>, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), String> {
+    let mut out = Out::new(path)?;
+    let res = f(out.writer()).and_then(|()| out.commit());
+    match res {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(format!(
+            "cannot write {}: {e}",
+            path.map(|p| p.display().to_string())
+                .unwrap_or_else(|| "standard output".into())
+        )),
+    }
 }
 
-/// `exaudit read`.
-pub fn read(args: &ReadArgs) -> i32 {
-    let format = args
-        .format
-        .unwrap_or(if io::stdout().is_terminal() && args.output.is_none() {
-            Format::Table
-        } else {
-            Format::Ndjson
-        });
-    let mut out = match Out::new(args.output.as_deref()) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("exaudit: {e}");
-            return EXIT_ERROR;
-        }
-    };
-    let total: u64 = args
-        .files
+fn load_rules(dir: Option<&Path>, extend: bool) -> Result<RuleSet, String> {
+    match dir {
+        None => Ok(RuleSet::embedded()),
+        Some(d) => RuleSet::load_dir(d, extend).map_err(|e| format!("{e}")),
+    }
+}
+
+fn generation(text: &str) -> Result<Generation, String> {
+    Generation::parse(text).ok_or_else(|| {
+        format!(
+            "unknown Exchange generation {text:?}: use one of {}",
+            Generation::names()
+        )
+    })
+}
+
+/// Reads captures through the pipeline and the analyzer.
+fn analyze_files(
+    files: &[PathBuf],
+    cfg: PipelineConfig,
+    rules: &RuleSet,
+    progress: bool,
+) -> (
+    RunStats,
+    Vec<crate::analyze::EndedFlow>,
+    crate::flow::expect::ExpectStats,
+) {
+    let total: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())
         .map(|m| m.len())
         .sum();
-    let bar = if !args.no_progress && io::stderr().is_terminal() && total > 16 << 20 {
+    let bar = if progress && io::stderr().is_terminal() && total > 16 << 20 {
         let b = ProgressBar::new(total);
         b.set_style(
             ProgressStyle::with_template(
@@ -120,8 +144,7 @@ pub fn read(args: &ReadArgs) -> i32 {
     } else {
         None
     };
-    let sizes: Vec<u64> = args
-        .files
+    let sizes: Vec<u64> = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .collect();
@@ -134,43 +157,16 @@ pub fn read(args: &ReadArgs) -> i32 {
             }
         }
     };
-    let mut report = new_report(format);
-    let mut write_error: Option<io::Error> = None;
-    let stats = {
-        let w = out.writer();
-        let mut sink = |f: crate::flow::Flow, _r: crate::flow::EndReason| {
-            if write_error.is_some() {
-                return;
-            }
-            let rec = FlowRecord::from_flow(&f);
-            if let Err(e) = report.flow(w, &rec) {
-                write_error = Some(e);
-            }
-        };
-        run_offline(&args.files, args.flow.config(), progress, &mut sink)
-    };
+    let mut analyzer = Analyzer::new(rules.interfaces(), cfg.inspect_bytes);
+    let stats = run_offline(files, cfg, progress, &mut analyzer);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let summary = Summary::new(&stats);
-    if write_error.is_none() {
-        if let Err(e) = report.finish(out.writer(), &summary) {
-            write_error = Some(e);
-        }
-    }
-    if let Some(e) = write_error {
-        if is_broken_pipe(&e) {
-            return EXIT_OK;
-        }
-        eprintln!("exaudit: cannot write the report: {e}");
-        return EXIT_ERROR;
-    }
-    if let Err(e) = out.commit() {
-        if !e.contains("Broken pipe") {
-            eprintln!("exaudit: {e}");
-            return EXIT_ERROR;
-        }
-    }
+    let expect = analyzer.expect_stats();
+    (stats, analyzer.ended, expect)
+}
+
+fn warn_inputs(stats: &RunStats) {
     for (path, f) in &stats.capture.files {
         if f.ts_backwards > 0 {
             eprintln!(
@@ -180,7 +176,10 @@ pub fn read(args: &ReadArgs) -> i32 {
             );
         }
         for (lt, n) in &f.unsupported_link {
-            eprintln!("exaudit: warning: {}: {n} packets on an interface with unsupported link type {lt} were skipped", path.display());
+            eprintln!(
+                "exaudit: warning: {}: {n} packets on an interface with unsupported link type {lt} were skipped",
+                path.display()
+            );
         }
     }
     for w in stats.capture.files.windows(2) {
@@ -194,12 +193,217 @@ pub fn read(args: &ReadArgs) -> i32 {
             }
         }
     }
-    if stats.capture.errors.is_empty() {
-        EXIT_OK
-    } else {
-        for e in &stats.capture.errors {
-            eprintln!("exaudit: error: {e}");
+    if stats.table.evicted > 0 {
+        eprintln!(
+            "exaudit: warning: {} flows were evicted at the flow-table cap (--max-flows); their records end early",
+            stats.table.evicted
+        );
+    }
+    for e in &stats.capture.errors {
+        eprintln!("exaudit: error: {e}");
+    }
+}
+
+fn fail_threshold(f: FailOn) -> Option<Severity> {
+    match f {
+        FailOn::Info => Some(Severity::Info),
+        FailOn::Low => Some(Severity::Low),
+        FailOn::Medium => Some(Severity::Medium),
+        FailOn::High => Some(Severity::High),
+        FailOn::Never => None,
+    }
+}
+
+/// `exaudit read`.
+pub fn read(args: &ReadArgs) -> i32 {
+    let rules = match load_rules(args.rules.as_deref(), args.extend_rules) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("exaudit: {e}");
+            return EXIT_ERROR;
         }
-        EXIT_ERROR
+    };
+    let topology = match &args.topology {
+        Some(p) => match Topology::load(p) {
+            Ok(t) => Some((t, p.display().to_string())),
+            Err(e) => {
+                eprintln!("exaudit: {e}");
+                return EXIT_ERROR;
+            }
+        },
+        None => None,
+    };
+    let default_generation = match generation(&args.exchange) {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("exaudit: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    let format = args
+        .format
+        .unwrap_or(if io::stdout().is_terminal() && args.output.is_none() {
+            Format::Table
+        } else {
+            Format::Ndjson
+        });
+    let (stats, flows, expect) = analyze_files(&args.files, args.flow.config(), &rules, !args.no_progress);
+    let topo = topology.as_ref().map(|(t, p)| (t, p.clone()));
+    let audit = audit::build(&stats, &flows, &rules, topo, default_generation, expect);
+    drop(flows);
+    if let Err(e) = write_output(args.output.as_deref(), |w| render(format, &audit, w)) {
+        eprintln!("exaudit: {e}");
+        return EXIT_ERROR;
+    }
+    warn_inputs(&stats);
+    if !stats.capture.errors.is_empty() {
+        return EXIT_ERROR;
+    }
+    if let Some(min) = fail_threshold(args.fail_on) {
+        let worst = audit
+            .findings
+            .iter()
+            .filter_map(|f| Severity::parse(f.severity))
+            .max();
+        if worst.is_some_and(|w| w >= min) {
+            return EXIT_FINDINGS;
+        }
+    }
+    EXIT_OK
+}
+
+/// `exaudit rules check|list`.
+pub fn rules(cmd: &RulesCommand) -> i32 {
+    match cmd {
+        RulesCommand::Check { dir } => {
+            let rules = match load_rules(dir.as_deref(), false) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return EXIT_ERROR;
+                }
+            };
+            let conflicts = rules.conflicts();
+            for c in &conflicts {
+                eprintln!("{}", c.message);
+            }
+            let files: Vec<String> = rules.files().iter().map(|f| f.name.clone()).collect();
+            println!(
+                "{} rules and {} DCE/RPC interfaces in {} files ({}): {}",
+                rules.rules().len(),
+                rules.interfaces().len(),
+                files.len(),
+                files.join(", "),
+                if conflicts.is_empty() {
+                    "ok".to_string()
+                } else {
+                    format!("{} conflicts", conflicts.len())
+                }
+            );
+            if conflicts.is_empty() {
+                EXIT_OK
+            } else {
+                EXIT_ERROR
+            }
+        }
+        RulesCommand::List { rules, exchange } => {
+            let set = match load_rules(rules.as_deref(), false) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return EXIT_ERROR;
+                }
+            };
+            let g = match generation(exchange) {
+                Ok(g) => g,
+                Err(e) => {
+                    eprintln!("exaudit: {e}");
+                    return EXIT_ERROR;
+                }
+            };
+            let res = write_output(None, |w| {
+                let mut t = comfy_table::Table::new();
+                t.load_preset(comfy_table::presets::UTF8_FULL_CONDENSED);
+                t.set_header(vec![
+                    "id",
+                    "purpose",
+                    "proto",
+                    "ports",
+                    "from",
+                    "to",
+                    "expect",
+                    "kind",
+                    "severity",
+                    "reference",
+                ]);
+                for r in set.for_generation(g) {
+                    t.add_row(vec![
+                        r.id.clone(),
+                        r.purpose.to_string(),
+                        r.proto.to_string(),
+                        r.ports_text(),
+                        r.from.to_string(),
+                        r.to.to_string(),
+                        r.expect.to_string(),
+                        r.kind.map(|k| k.to_string()).unwrap_or_default(),
+                        r.severity.to_string(),
+                        r.reference.to_string(),
+                    ]);
+                }
+                writeln!(w, "{t}")
+            });
+            match res {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("exaudit: {e}");
+                    EXIT_ERROR
+                }
+            }
+        }
+    }
+}
+
+/// `exaudit topology infer`.
+pub fn topology(cmd: &TopologyCommand) -> i32 {
+    match cmd {
+        TopologyCommand::Infer {
+            files,
+            output,
+            exchange,
+        } => {
+            let g = match generation(exchange) {
+                Ok(g) => g,
+                Err(e) => {
+                    eprintln!("exaudit: {e}");
+                    return EXIT_ERROR;
+                }
+            };
+            let rules = RuleSet::embedded();
+            let cfg = PipelineConfig {
+                inspect_bytes: 0,
+                ..PipelineConfig::default()
+            };
+            let (stats, flows, _) = analyze_files(files, cfg, &rules, true);
+            let inference = audit::infer(&flows, g);
+            for h in &inference.hosts {
+                eprintln!("exaudit: {} -> {} ({})", h.addr, h.roles, h.reason);
+            }
+            let text = format!(
+                "# Inferred by exaudit from {} packets in {}.\n# Check every role: addresses not listed are `internet`.\n{}",
+                stats.capture.packets,
+                files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", "),
+                inference.topology.to_toml()
+            );
+            warn_inputs(&stats);
+            if let Err(e) = write_output(output.as_deref(), |w| w.write_all(text.as_bytes())) {
+                eprintln!("exaudit: {e}");
+                return EXIT_ERROR;
+            }
+            if stats.capture.errors.is_empty() {
+                EXIT_OK
+            } else {
+                EXIT_ERROR
+            }
+        }
     }
 }

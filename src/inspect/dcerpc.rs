@@ -714,7 +714,7 @@ pub struct ContextElem {
 }
 
 /// The context list of a bind / alter_context body (C706 12.6.4.3).
-/// `None` if the body is malformed. At most [`MAX_PENDING`] contexts; the
+/// `None` if the body is malformed. At most 64 contexts are kept; the
 /// second value is how many more there were.
 pub fn parse_dcerpc_bind(body: &[u8], le: bool) -> Option<(Vec<ContextElem>, usize)> {
     let mut r = Reader::new(body, le);
@@ -1027,10 +1027,10 @@ struct PendingBind {
     elems: Vec<Option<usize>>,
 }
 
-/// A request waiting for its response.
+/// An endpoint-mapper request (on a context bound to the mapper) waiting
+/// for its answer.
 struct PendingCall {
     call_id: u32,
-    context_id: u16,
     opnum: u16,
     answered: bool,
 }
@@ -1094,7 +1094,7 @@ fn note_common(facts: &mut DcerpcFacts, pdu: &Pdu<'_>) {
     }
 }
 
-fn on_client_pdu(facts: &mut DcerpcFacts, conn: &mut Conn, pdu: &Pdu<'_>) {
+fn on_client_pdu(facts: &mut DcerpcFacts, conn: &mut Conn, pdu: &Pdu<'_>, epm_uuid: &Uuid) {
     note_common(facts, pdu);
     let h = &pdu.header;
     let le = h.little_endian();
@@ -1137,8 +1137,11 @@ fn on_client_pdu(facts: &mut DcerpcFacts, conn: &mut Conn, pdu: &Pdu<'_>) {
                 opnum: req.opnum,
             };
             push_unique(&mut facts.calls, call, MAX_CALLS, &mut facts.dropped);
-            let known = conn.calls.iter().any(|c| c.call_id == h.call_id && !c.answered);
-            if !known {
+            // Only endpoint-mapper lookups are remembered for their answer.
+            let epm_call = call.interface.as_ref() == Some(epm_uuid)
+                && matches!(req.opnum, EPT_MAP | EPT_LOOKUP)
+                && h.flags & PFC_FIRST_FRAG != 0;
+            if epm_call && !conn.calls.iter().any(|c| c.call_id == h.call_id && !c.answered) {
                 if conn.calls.len() >= MAX_PENDING {
                     // Forget the oldest answered call, if any.
                     if let Some(p) = conn.calls.iter().position(|c| c.answered) {
@@ -1148,7 +1151,6 @@ fn on_client_pdu(facts: &mut DcerpcFacts, conn: &mut Conn, pdu: &Pdu<'_>) {
                 if conn.calls.len() < MAX_PENDING {
                     conn.calls.push(PendingCall {
                         call_id: h.call_id,
-                        context_id: req.context_id,
                         opnum: req.opnum,
                         answered: false,
                     });
@@ -1161,7 +1163,7 @@ fn on_client_pdu(facts: &mut DcerpcFacts, conn: &mut Conn, pdu: &Pdu<'_>) {
     }
 }
 
-fn on_server_pdu(facts: &mut DcerpcFacts, conn: &mut Conn, pdu: &Pdu<'_>, epm_uuid: &Uuid) {
+fn on_server_pdu(facts: &mut DcerpcFacts, conn: &mut Conn, pdu: &Pdu<'_>) {
     note_common(facts, pdu);
     let h = &pdu.header;
     let le = h.little_endian();
@@ -1238,34 +1240,28 @@ fn on_server_pdu(facts: &mut DcerpcFacts, conn: &mut Conn, pdu: &Pdu<'_>, epm_uu
                 bump(&mut facts.anomalies);
                 return;
             };
-            on_response(facts, conn, h, stub, epm_uuid);
+            on_response(facts, conn, h, stub);
         }
         _ => {}
     }
 }
 
-fn on_response(facts: &mut DcerpcFacts, conn: &mut Conn, h: &PduHeader, stub: &[u8], epm: &Uuid) {
+/// A response: if it answers a pending endpoint-mapper call, parse (or
+/// reassemble) its stub.
+fn on_response(facts: &mut DcerpcFacts, conn: &mut Conn, h: &PduHeader, stub: &[u8]) {
     let last = h.flags & PFC_LAST_FRAG != 0;
     let first = h.flags & PFC_FIRST_FRAG != 0;
-    let Some(ci) = conn
+    let Some(call) = conn
         .calls
-        .iter()
-        .position(|c| c.call_id == h.call_id && !c.answered)
+        .iter_mut()
+        .find(|c| c.call_id == h.call_id && !c.answered)
     else {
-        return;
-    };
-    let Some(call) = conn.calls.get_mut(ci) else {
         return;
     };
     if last {
         call.answered = true;
     }
-    let (opnum, context_id) = (call.opnum, call.context_id);
-    let is_epm_answer =
-        matches!(opnum, EPT_MAP | EPT_LOOKUP) && conn.context_interface(context_id).as_ref() == Some(epm);
-    if !is_epm_answer {
-        return;
-    }
+    let opnum = call.opnum;
     let le = h.little_endian();
     if first && last {
         flush_epm(facts, conn);
@@ -1384,8 +1380,8 @@ pub fn inspect_dcerpc(s: &Streams<'_>, epm_uuid: &Uuid) -> Option<DcerpcFacts> {
     let mut conn = Conn::default();
     let c2s = strip_transport(s.c2s, &mut facts, true);
     let s2c = strip_transport(s.s2c, &mut facts, false);
-    let (nc, bad_c, cap_c) = walk(c2s, |pdu| on_client_pdu(&mut facts, &mut conn, pdu));
-    let (ns, bad_s, cap_s) = walk(s2c, |pdu| on_server_pdu(&mut facts, &mut conn, pdu, epm_uuid));
+    let (nc, bad_c, cap_c) = walk(c2s, |pdu| on_client_pdu(&mut facts, &mut conn, pdu, epm_uuid));
+    let (ns, bad_s, cap_s) = walk(s2c, |pdu| on_server_pdu(&mut facts, &mut conn, pdu));
     flush_epm(&mut facts, &mut conn);
     let marker = facts.ncacn_http || facts.rpc_over_http.is_some();
     if nc == 0 && ns == 0 && !marker {

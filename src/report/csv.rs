@@ -2,14 +2,9 @@
 
 use std::io::{self, Write};
 
-use super::{FlowRecord, Report, Summary};
+use crate::audit::Audit;
 
 const HEADER: &str = "id,proto,client,client_port,server,server_port,client_role,server_role,first_ts,last_ts,state,history,c2s_packets,c2s_bytes,s2c_packets,s2c_bytes,purpose,rule,findings\n";
-
-#[derive(Default)]
-pub struct Csv {
-    header_done: bool,
-}
 
 /// Quotes a field when it holds a comma, quote or newline.
 fn field(s: &str) -> String {
@@ -20,19 +15,9 @@ fn field(s: &str) -> String {
     }
 }
 
-impl Csv {
-    fn header(&mut self, out: &mut dyn Write) -> io::Result<()> {
-        if !self.header_done {
-            self.header_done = true;
-            out.write_all(HEADER.as_bytes())?;
-        }
-        Ok(())
-    }
-}
-
-impl Report for Csv {
-    fn flow(&mut self, out: &mut dyn Write, f: &FlowRecord) -> io::Result<()> {
-        self.header(out)?;
+pub fn csv(a: &Audit, out: &mut dyn Write) -> io::Result<()> {
+    out.write_all(HEADER.as_bytes())?;
+    for f in &a.flows {
         writeln!(
             out,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
@@ -55,9 +40,7 @@ impl Report for Csv {
             field(f.purpose.as_deref().unwrap_or("")),
             field(f.rule.as_deref().unwrap_or("")),
             field(&f.findings.join(" ")),
-        )
+        )?;
     }
-    fn finish(&mut self, out: &mut dyn Write, _s: &Summary) -> io::Result<()> {
-        self.header(out)
-    }
+    Ok(())
 }

@@ -1,41 +1,57 @@
-//! `ndjson` (one object per line, streamed) and `json` (one document).
+//! `ndjson` (one object per line: flows, findings, then the summary) and
+//! `json` (one document with the same parts).
 
 use std::io::{self, Write};
 
-use super::{FlowRecord, Report, Summary};
+use serde::Serialize;
 
-pub struct Ndjson;
+use crate::audit::{Audit, TopologyInfo};
+use crate::findings::Finding;
 
-impl Report for Ndjson {
-    fn flow(&mut self, out: &mut dyn Write, f: &FlowRecord) -> io::Result<()> {
+use super::{FlowRecord, Summary};
+
+pub fn ndjson(a: &Audit, out: &mut dyn Write) -> io::Result<()> {
+    for f in &a.flows {
         serde_json::to_writer(&mut *out, f)?;
-        out.write_all(b"\n")
+        out.write_all(b"\n")?;
     }
-    fn finish(&mut self, out: &mut dyn Write, s: &Summary) -> io::Result<()> {
-        serde_json::to_writer(&mut *out, s)?;
-        out.write_all(b"\n")
+    for f in &a.findings {
+        serde_json::to_writer(&mut *out, f)?;
+        out.write_all(b"\n")?;
     }
+    serde_json::to_writer(
+        &mut *out,
+        &SummaryWithTopology {
+            summary: &a.summary,
+            topology_info: &a.topology,
+        },
+    )?;
+    out.write_all(b"\n")
 }
 
-/// Streams `{"flows":[...],"findings":[...],"summary":{...}}`.
-#[derive(Default)]
-pub struct Json {
-    started: bool,
+#[derive(Serialize)]
+struct SummaryWithTopology<'a> {
+    #[serde(flatten)]
+    summary: &'a Summary,
+    topology_info: &'a TopologyInfo,
 }
 
-impl Report for Json {
-    fn flow(&mut self, out: &mut dyn Write, f: &FlowRecord) -> io::Result<()> {
-        out.write_all(if self.started { b",\n" } else { b"{\"flows\":[\n" })?;
-        self.started = true;
-        serde_json::to_writer(&mut *out, f)?;
-        Ok(())
-    }
-    fn finish(&mut self, out: &mut dyn Write, s: &Summary) -> io::Result<()> {
-        if !self.started {
-            out.write_all(b"{\"flows\":[")?;
-        }
-        out.write_all(b"\n],\"findings\":[],\"summary\":")?;
-        serde_json::to_writer(&mut *out, s)?;
-        out.write_all(b"}\n")
-    }
+#[derive(Serialize)]
+struct Document<'a> {
+    flows: &'a [FlowRecord],
+    findings: &'a [Finding],
+    summary: SummaryWithTopology<'a>,
+}
+
+pub fn json(a: &Audit, out: &mut dyn Write) -> io::Result<()> {
+    let doc = Document {
+        flows: &a.flows,
+        findings: &a.findings,
+        summary: SummaryWithTopology {
+            summary: &a.summary,
+            topology_info: &a.topology,
+        },
+    };
+    serde_json::to_writer(&mut *out, &doc)?;
+    out.write_all(b"\n")
 }

@@ -1,0 +1,196 @@
+//! The flow worker's side of the analysis: runs the inspectors over young
+//! flows, turns endpoint-mapper answers into expectations and links the
+//! connections that use them, and keeps every ended flow for the audit.
+
+use std::net::IpAddr;
+
+use hashbrown::HashMap;
+
+use crate::decode::{to_ip, Addr, PROTO_TCP, PROTO_UDP};
+use crate::flow::expect::ExpectTable;
+use crate::flow::{EndReason, Flow};
+use crate::inspect::{self, dcerpc, AppFacts, Streams};
+use crate::pipeline::FlowHandler;
+use crate::rules::{InterfaceTable, Uuid};
+
+/// How long an endpoint-mapper answer stays valid, seconds.
+pub const EXPECT_TTL_S: u32 = 600;
+/// Endpoint-mapper answers remembered at once.
+pub const MAX_EXPECTATIONS: usize = 16_384;
+
+/// A connection to an endpoint the endpoint mapper had announced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpmLink {
+    /// The flow that carried the endpoint-mapper answer.
+    pub epm_flow: u64,
+    /// The interface announced for the endpoint.
+    pub interface: String,
+}
+
+/// A flow that left the table, with what was learnt about it.
+#[derive(Debug, Clone)]
+pub struct EndedFlow {
+    pub flow: Flow,
+    pub app: AppFacts,
+    pub epm: Option<EpmLink>,
+    pub reason: EndReason,
+}
+
+/// Implements [`FlowHandler`] for audits.
+pub struct Analyzer<'a> {
+    inspect_bytes: usize,
+    epm_uuid: Option<dcerpc::Uuid>,
+    interfaces: &'a InterfaceTable,
+    expect: ExpectTable,
+    links: HashMap<u64, EpmLink>,
+    /// Facts of live flows whose inspection finished early.
+    facts: HashMap<u64, AppFacts>,
+    /// Endpoint-mapper answers already turned into expectations, per live flow.
+    epm_seen: HashMap<u64, usize>,
+    pub ended: Vec<EndedFlow>,
+}
+
+impl<'a> Analyzer<'a> {
+    pub fn new(interfaces: &'a InterfaceTable, inspect_bytes: usize) -> Analyzer<'a> {
+        let epm_uuid = interfaces
+            .uuid_of("epm")
+            .and_then(|u| dcerpc::Uuid::parse_str(&u.to_string()));
+        Analyzer {
+            inspect_bytes,
+            epm_uuid,
+            interfaces,
+            expect: ExpectTable::new(MAX_EXPECTATIONS, EXPECT_TTL_S),
+            links: HashMap::new(),
+            facts: HashMap::new(),
+            epm_seen: HashMap::new(),
+            ended: Vec::new(),
+        }
+    }
+
+    pub fn expect_stats(&self) -> crate::flow::expect::ExpectStats {
+        self.expect.stats
+    }
+
+    fn epm(&self) -> dcerpc::Uuid {
+        self.epm_uuid.unwrap_or(dcerpc::Uuid([0; 16]))
+    }
+
+    fn interface_name(&self, u: &dcerpc::Uuid) -> String {
+        let text = u.to_string();
+        Uuid::parse(&text)
+            .and_then(|u| self.interfaces.name_of(&u))
+            .map(str::to_string)
+            .unwrap_or(text)
+    }
+
+    fn finish_inspection(&mut self, flow: &mut Flow) -> AppFacts {
+        if let Some(f) = self.facts.remove(&flow.id) {
+            return f;
+        }
+        match flow.inspect.take() {
+            Some(mut ins) => {
+                ins.c2s.close();
+                ins.s2c.close();
+                let mut f = inspect::inspect_flow(
+                    &Streams {
+                        c2s: &ins.c2s.data,
+                        s2c: &ins.s2c.data,
+                    },
+                    &self.epm(),
+                );
+                f.gap = ins.c2s.gap || ins.s2c.gap;
+                f
+            }
+            None => AppFacts::default(),
+        }
+    }
+
+    /// Registers the endpoints announced so far on an endpoint-mapper flow.
+    fn epm_answers(&mut self, flow: &Flow) {
+        let Some(ins) = flow.inspect.as_ref() else { return };
+        let epm = self.epm();
+        let s = Streams {
+            c2s: &ins.c2s.data,
+            s2c: &ins.s2c.data,
+        };
+        let Some(facts) = dcerpc::inspect_dcerpc(&s, &epm) else {
+            return;
+        };
+        let seen = self.epm_seen.get(&flow.id).copied().unwrap_or(0);
+        if facts.epm_answers.len() <= seen {
+            return;
+        }
+        let server: Addr = flow.key.side(!flow.client_is_a).0;
+        for a in facts.epm_answers.iter().skip(seen) {
+            let proto = match a.proto {
+                dcerpc::EpmProto::Tcp | dcerpc::EpmProto::Http => PROTO_TCP,
+                dcerpc::EpmProto::Udp => PROTO_UDP,
+            };
+            // 0.0.0.0 (or no address floor) means the answering server.
+            let addr = match a.ip {
+                Some(ip) if !ip.is_unspecified() => addr_of(ip),
+                _ => server,
+            };
+            let name = self.interface_name(&a.interface);
+            self.expect.add(addr, a.port, proto, &name, flow.id, flow.last_ts);
+        }
+        self.epm_seen.insert(flow.id, facts.epm_answers.len());
+    }
+}
+
+fn addr_of(ip: IpAddr) -> Addr {
+    match ip {
+        IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
+        IpAddr::V6(v6) => v6.octets(),
+    }
+}
+
+impl FlowHandler for Analyzer<'_> {
+    fn created(&mut self, flow: &mut Flow) {
+        if self.expect.is_empty() {
+            return;
+        }
+        let (server, port) = flow.key.side(!flow.client_is_a);
+        if let Some(e) = self.expect.take(&server, port, flow.key.proto, flow.first_ts) {
+            self.links.insert(
+                flow.id,
+                EpmLink {
+                    epm_flow: e.announced_by,
+                    interface: e.interface,
+                },
+            );
+        }
+    }
+
+    fn payload(&mut self, flow: &mut Flow, from_client: bool) {
+        let cap = self.inspect_bytes;
+        let Some(ins) = flow.inspect.as_ref() else { return };
+        if !from_client && dcerpc::looks_like_dcerpc(&ins.c2s.data) {
+            self.epm_answers(flow);
+        }
+        let Some(ins) = flow.inspect.as_ref() else { return };
+        if ins.c2s.done(cap) && ins.s2c.done(cap) {
+            let facts = self.finish_inspection(flow);
+            self.facts.insert(flow.id, facts);
+        }
+    }
+
+    fn ended(&mut self, mut flow: Flow, reason: EndReason) {
+        let app = self.finish_inspection(&mut flow);
+        let epm = self.links.remove(&flow.id);
+        self.epm_seen.remove(&flow.id);
+        self.ended.push(EndedFlow {
+            flow,
+            app,
+            epm,
+            reason,
+        });
+    }
+}
+
+/// The client's and the server's address of a flow.
+pub fn endpoints(f: &Flow) -> ((IpAddr, u16), (IpAddr, u16)) {
+    let c = f.key.side(f.client_is_a);
+    let s = f.key.side(!f.client_is_a);
+    ((to_ip(&c.0), c.1), (to_ip(&s.0), s.1))
+}

@@ -1,0 +1,249 @@
+//! Builds the audit: topology (given or inferred), a purpose for every flow,
+//! findings, and the aggregates the reports print.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::analyze::{endpoints, EndedFlow};
+use crate::classify::{Classified, Classifier};
+use crate::decode::{PROTO_TCP, PROTO_UDP};
+use crate::findings::{Finding, Findings};
+use crate::pipeline::RunStats;
+use crate::report::{FlowRecord, Summary};
+use crate::rules::{Expect, Purpose, RuleSet};
+use crate::topology::{infer_topology, is_private, Generation, HostObservation, Inference, Site, Topology};
+
+/// Where the roles came from.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TopologyInfo {
+    /// `"file"` or `"inferred"`.
+    pub source: &'static str,
+    pub file: Option<String>,
+    pub site: String,
+    pub exchange: String,
+    pub edge_subscribed: bool,
+    /// Inferred hosts: address, roles, why.
+    pub hosts: Vec<InferredHostInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct InferredHostInfo {
+    pub addr: String,
+    pub roles: String,
+    pub reason: String,
+}
+
+/// One line of the purposes table.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PurposeRow {
+    pub purpose: String,
+    pub flows: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    /// "client_role -> server_role" pairs, most frequent first.
+    pub paths: Vec<String>,
+    /// documented, violation, or unexplained.
+    pub status: &'static str,
+    pub rules: Vec<String>,
+}
+
+/// The whole audit.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub flows: Vec<FlowRecord>,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+    pub topology: TopologyInfo,
+    pub inferred_toml: Option<String>,
+    pub purposes: Vec<PurposeRow>,
+    /// (client role, server role) -> flows.
+    pub matrix: BTreeMap<(String, String), u64>,
+    /// Ids of the largest flows no rule explains.
+    pub unexplained: Vec<u64>,
+}
+
+/// Observations per host for role inference: which ports it answered on.
+pub fn observe(flows: &[EndedFlow]) -> Vec<HostObservation> {
+    let mut hosts: BTreeMap<IpAddr, HostObservation> = BTreeMap::new();
+    for f in flows {
+        let ((c, _), (s, port)) = endpoints(&f.flow);
+        let served = f.flow.client_server_pkts().1 > 0
+            && f.flow.state() != crate::flow::ConnState::REJ
+            && f.flow.state() != crate::flow::ConnState::RSTOS0;
+        if served {
+            let h = hosts.entry(s).or_insert_with(|| HostObservation::new(s));
+            let list = match f.flow.key.proto {
+                PROTO_TCP => Some(&mut h.served_tcp),
+                PROTO_UDP => Some(&mut h.served_udp),
+                _ => None,
+            };
+            if let Some(l) = list {
+                if !l.contains(&port) {
+                    l.push(port);
+                }
+            }
+            if !is_private(c) {
+                h.contacted_from_public = true;
+            }
+        }
+        hosts
+            .entry(c)
+            .or_insert_with(|| HostObservation::new(c))
+            .seen_as_client = true;
+    }
+    hosts.into_values().collect()
+}
+
+/// Infers the site's topology from the flows.
+pub fn infer(flows: &[EndedFlow], exchange: Generation) -> Inference {
+    let site = Site {
+        name: "inferred".into(),
+        exchange,
+        edge_subscribed: false,
+    };
+    infer_topology(&observe(flows), site)
+}
+
+/// Assembles the audit.
+pub fn build(
+    stats: &RunStats,
+    flows: &[EndedFlow],
+    rules: &RuleSet,
+    topology: Option<(&Topology, String)>,
+    default_generation: Generation,
+    expect_stats: crate::flow::expect::ExpectStats,
+) -> Audit {
+    let inference;
+    let (topo, info, inferred_toml) = match topology {
+        Some((t, file)) => {
+            let s = t.site();
+            let info = TopologyInfo {
+                source: "file",
+                file: Some(file),
+                site: s.name.clone(),
+                exchange: s.exchange.as_str().to_string(),
+                edge_subscribed: s.edge_subscribed,
+                hosts: Vec::new(),
+            };
+            (t, info, None)
+        }
+        None => {
+            inference = infer(flows, default_generation);
+            let s = inference.topology.site();
+            let info = TopologyInfo {
+                source: "inferred",
+                file: None,
+                site: s.name.clone(),
+                exchange: s.exchange.as_str().to_string(),
+                edge_subscribed: s.edge_subscribed,
+                hosts: inference
+                    .hosts
+                    .iter()
+                    .map(|h| InferredHostInfo {
+                        addr: h.addr.to_string(),
+                        roles: h.roles.to_string(),
+                        reason: h.reason.clone(),
+                    })
+                    .collect(),
+            };
+            (&inference.topology, info, Some(inference.topology.to_toml()))
+        }
+    };
+    let matcher = rules.matcher(topo.site().exchange);
+    let classifier = Classifier::new(&matcher, topo);
+    let classes: Vec<Classified<'_>> = flows.iter().map(|f| classifier.classify(f)).collect();
+    let evaluated = Findings::evaluate(flows, &classes, |c, s| matcher.is_unrestricted_path(c, s));
+    let (findings, per_flow) = evaluated.finish();
+
+    let mut records = Vec::with_capacity(flows.len());
+    let mut purposes: BTreeMap<&'static str, (PurposeRow, BTreeMap<String, u64>)> = BTreeMap::new();
+    let mut matrix: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut unexplained: Vec<(u64, u64)> = Vec::new();
+    for ((f, c), ids) in flows.iter().zip(&classes).zip(per_flow) {
+        let mut rec = FlowRecord::from_flow(&f.flow);
+        let cr = c.client_roles.primary().as_str().to_string();
+        let sr = c.server_roles.primary().as_str().to_string();
+        rec.client_role = Some(c.client_roles.to_string());
+        rec.server_role = Some(c.server_roles.to_string());
+        rec.purpose = Some(c.purpose.as_str().to_string());
+        rec.rule = c.rule.map(|r| r.id.clone());
+        if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(&f.app) {
+            rec.app.extend(m);
+        }
+        if let Some(l) = &f.epm {
+            let d = rec.app.entry("dcerpc").or_insert_with(|| serde_json::json!({}));
+            if let Some(o) = d.as_object_mut() {
+                o.insert("announced_by".into(), serde_json::json!(l.epm_flow));
+                o.insert("announced_interface".into(), serde_json::json!(l.interface));
+            }
+        }
+        rec.findings = ids;
+        let bytes = rec.c2s_bytes + rec.s2c_bytes;
+        let packets = rec.c2s_packets + rec.s2c_packets;
+        let status = match c.rule {
+            Some(r) if r.expect == Expect::Violation => "violation",
+            Some(_) => "documented",
+            None => "unexplained",
+        };
+        let entry = purposes.entry(c.purpose.as_str()).or_insert_with(|| {
+            (
+                PurposeRow {
+                    purpose: c.purpose.as_str().to_string(),
+                    flows: 0,
+                    packets: 0,
+                    bytes: 0,
+                    paths: Vec::new(),
+                    status,
+                    rules: Vec::new(),
+                },
+                BTreeMap::new(),
+            )
+        });
+        entry.0.flows += 1;
+        entry.0.packets += packets;
+        entry.0.bytes += bytes;
+        if status == "violation" || (entry.0.status == "documented" && status == "unexplained") {
+            entry.0.status = status;
+        }
+        if let Some(r) = c.rule {
+            if !entry.0.rules.contains(&r.id) && entry.0.rules.len() < 6 {
+                entry.0.rules.push(r.id.clone());
+            }
+        }
+        *entry.1.entry(format!("{cr} -> {sr}")).or_insert(0) += 1;
+        *matrix.entry((cr, sr)).or_insert(0) += 1;
+        if c.purpose == Purpose::Unknown {
+            unexplained.push((bytes, rec.id));
+        }
+        records.push(rec);
+    }
+    unexplained.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let purposes = purposes
+        .into_values()
+        .map(|(mut row, paths)| {
+            let mut p: Vec<(String, u64)> = paths.into_iter().collect();
+            p.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            row.paths = p.into_iter().take(4).map(|(k, n)| format!("{k} ({n})")).collect();
+            row
+        })
+        .collect::<Vec<_>>();
+    let mut summary = Summary::new(stats);
+    summary.findings = findings.len() as u64;
+    summary.expectations = expect_stats.added;
+    summary.expectations_matched = expect_stats.matched;
+    summary.topology = info.source;
+    let mut purposes = purposes;
+    purposes.sort_by(|a, b| b.flows.cmp(&a.flows).then(a.purpose.cmp(&b.purpose)));
+    Audit {
+        flows: records,
+        findings,
+        summary,
+        topology: info,
+        inferred_toml,
+        purposes,
+        matrix,
+        unexplained: unexplained.into_iter().take(10).map(|(_, id)| id).collect(),
+    }
+}

@@ -1,0 +1,536 @@
+//! Policy checks over classified flows (DOMAIN.md), deduplicated into one
+//! finding per kind, host pair and service, with counts and evidence.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::analyze::{endpoints, EndedFlow};
+use crate::classify::Classified;
+use crate::flow::ConnState;
+use crate::report::rfc3339;
+use crate::rules::{Expect, FindingKind, Purpose, Severity};
+use crate::topology::{Role, RoleSet};
+
+/// Flow ids listed per finding (the counts cover all of them).
+pub const MAX_FLOW_IDS: usize = 20;
+/// Distinct client addresses listed per finding.
+pub const MAX_CLIENTS: usize = 5;
+
+/// A finding as the output contract prints it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    #[serde(rename = "type")]
+    pub record: &'static str,
+    pub id: String,
+    pub kind: &'static str,
+    pub severity: &'static str,
+    pub flows: Vec<u64>,
+    pub summary: String,
+    pub reference: String,
+    pub rule: Option<String>,
+    pub evidence: Evidence,
+}
+
+/// What the finding rests on.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Evidence {
+    pub flow_count: u64,
+    pub packets: u64,
+    pub first_ts: String,
+    pub last_ts: String,
+    pub client: String,
+    pub clients_distinct: u64,
+    pub client_examples: Vec<String>,
+    pub server: String,
+    pub service: String,
+    pub client_role: String,
+    pub server_role: String,
+    /// Connection states of the flows, with counts.
+    pub states: BTreeMap<String, u64>,
+    /// Other flows the finding cites (e.g. the endpoint-mapper answer).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub related_flows: Vec<u64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Key {
+    kind: FindingKind,
+    client: String,
+    server: IpAddr,
+    service: String,
+}
+
+struct Acc {
+    severity: Severity,
+    reference: String,
+    rule: Option<String>,
+    summary: String,
+    flow_ids: Vec<u64>,
+    flow_count: u64,
+    packets: u64,
+    first: i64,
+    last: i64,
+    clients: Vec<IpAddr>,
+    clients_distinct: u64,
+    client_role: Role,
+    server_role: Role,
+    states: BTreeMap<String, u64>,
+    related: Vec<u64>,
+    details: Vec<String>,
+    order: usize,
+}
+
+/// One observation of a policy problem on one flow.
+struct Hit {
+    kind: FindingKind,
+    severity: Severity,
+    reference: String,
+    rule: Option<String>,
+    summary: String,
+    related: Option<u64>,
+    detail: Option<String>,
+}
+
+/// Collects findings over flows.
+#[derive(Default)]
+pub struct Findings {
+    acc: BTreeMap<Key, Acc>,
+    /// Per flow (index in the input): the keys of the findings it supports.
+    per_flow: Vec<Vec<Key>>,
+}
+
+/// A server address and port that accepted a TCP connection somewhere.
+fn accepted(f: &EndedFlow) -> bool {
+    matches!(
+        f.flow.state(),
+        ConnState::S1 | ConnState::SF | ConnState::S2 | ConnState::S3 | ConnState::RSTO | ConnState::RSTR
+    ) || (f.flow.key.proto != crate::decode::PROTO_TCP && f.flow.client_server_pkts().1 > 0)
+}
+
+/// The server answered at all (not S0/REJ/RSTOS0/SH with no reply).
+fn answered(f: &EndedFlow) -> bool {
+    accepted(f)
+        || matches!(f.flow.state(), ConnState::OTH | ConnState::SHR | ConnState::RSTRH)
+            && f.flow.client_server_pkts().1 > 0
+}
+
+fn failed(f: &EndedFlow) -> Option<&'static str> {
+    if f.flow.icmp.prohibited {
+        return Some("answered by ICMP administratively prohibited");
+    }
+    match f.flow.state() {
+        ConnState::S0 => Some("never answered (S0)"),
+        ConnState::REJ => Some("rejected by a reset (REJ)"),
+        _ => None,
+    }
+}
+
+fn internal(roles: RoleSet) -> bool {
+    roles.iter().any(|r| r.is_internal())
+}
+
+fn exchange(roles: RoleSet) -> bool {
+    roles.contains(Role::Edge)
+        || roles.contains(Role::Mailbox)
+        || roles.contains(Role::ClientAccess)
+        || roles.contains(Role::Hub)
+}
+
+fn service_of(f: &EndedFlow, c: &Classified) -> String {
+    let ((_, _), (_, port)) = endpoints(&f.flow);
+    let proto = crate::report::proto_name(f.flow.key.proto);
+    match (&f.epm, c.purpose) {
+        (Some(l), _) => format!("{proto}/{port} ({})", l.interface),
+        (None, Purpose::Unknown) => format!("{proto}/{port}"),
+        (None, p) => format!("{proto}/{port} ({p})"),
+    }
+}
+
+impl Findings {
+    /// Evaluates every flow. `flows[i]` is classified as `classes[i]`.
+    pub fn evaluate(
+        flows: &[EndedFlow],
+        classes: &[Classified<'_>],
+        is_unrestricted: impl Fn(RoleSet, RoleSet) -> bool,
+    ) -> Findings {
+        let mut me = Findings {
+            acc: BTreeMap::new(),
+            per_flow: vec![Vec::new(); flows.len()],
+        };
+        // Server ports seen accepting connections anywhere: a REJ there is a restriction.
+        let mut accepting: hashbrown::HashSet<(IpAddr, u16, u8)> = hashbrown::HashSet::new();
+        for f in flows {
+            if accepted(f) {
+                let (_, (s, p)) = endpoints(&f.flow);
+                accepting.insert((s, p, f.flow.key.proto));
+            }
+        }
+        for (i, (f, c)) in flows.iter().zip(classes).enumerate() {
+            let hits = check(f, c, &accepting, &is_unrestricted);
+            for h in hits {
+                me.add(i, f, c, h);
+            }
+        }
+        me
+    }
+
+    fn add(&mut self, i: usize, f: &EndedFlow, c: &Classified<'_>, h: Hit) {
+        let ((client, _), (server, _)) = endpoints(&f.flow);
+        // Outside clients are aggregated: a scan or flood is one finding per service.
+        let client_key = if internal(c.client_roles) {
+            client.to_string()
+        } else {
+            "internet".to_string()
+        };
+        let key = Key {
+            kind: h.kind,
+            client: client_key,
+            server,
+            service: service_of(f, c),
+        };
+        let order = self.acc.len();
+        let a = self.acc.entry(key.clone()).or_insert_with(|| Acc {
+            severity: h.severity,
+            reference: h.reference.clone(),
+            rule: h.rule.clone(),
+            summary: h.summary.clone(),
+            flow_ids: Vec::new(),
+            flow_count: 0,
+            packets: 0,
+            first: f.flow.first_ts,
+            last: f.flow.last_ts,
+            clients: Vec::new(),
+            clients_distinct: 0,
+            client_role: c.client_roles.primary(),
+            server_role: c.server_roles.primary(),
+            states: BTreeMap::new(),
+            related: Vec::new(),
+            details: Vec::new(),
+            order,
+        });
+        a.severity = a.severity.max(h.severity);
+        if a.flow_ids.len() < MAX_FLOW_IDS {
+            a.flow_ids.push(f.flow.id);
+        }
+        a.flow_count += 1;
+        let (cp, sp) = f.flow.client_server_pkts();
+        a.packets += cp + sp;
+        a.first = a.first.min(f.flow.first_ts);
+        a.last = a.last.max(f.flow.last_ts);
+        if !a.clients.contains(&client) {
+            a.clients_distinct += 1;
+            if a.clients.len() < MAX_CLIENTS {
+                a.clients.push(client);
+            }
+        }
+        *a.states.entry(f.flow.state().as_str().to_string()).or_insert(0) += 1;
+        if let Some(r) = h.related {
+            if !a.related.contains(&r) && a.related.len() < MAX_FLOW_IDS {
+                a.related.push(r);
+            }
+        }
+        if let Some(d) = h.detail {
+            if !a.details.contains(&d) && a.details.len() < 8 {
+                a.details.push(d);
+            }
+        }
+        if let Some(v) = self.per_flow.get_mut(i) {
+            if !v.contains(&key) {
+                v.push(key);
+            }
+        }
+    }
+
+    /// The findings, most severe first, with stable ids, and per input flow
+    /// the ids of the findings it supports.
+    pub fn finish(self) -> (Vec<Finding>, Vec<Vec<String>>) {
+        let mut entries: Vec<(&Key, &Acc)> = self.acc.iter().collect();
+        entries.sort_by(|a, b| b.1.severity.cmp(&a.1.severity).then(a.1.order.cmp(&b.1.order)));
+        let mut ids: hashbrown::HashMap<&Key, String> = hashbrown::HashMap::new();
+        let mut out = Vec::with_capacity(entries.len());
+        for (n, (k, a)) in entries.iter().enumerate() {
+            let id = format!("F{}", n + 1);
+            ids.insert(k, id.clone());
+            out.push(Finding {
+                record: "finding",
+                id,
+                kind: k.kind.as_str(),
+                severity: a.severity.as_str(),
+                flows: a.flow_ids.clone(),
+                summary: a.summary.clone(),
+                reference: a.reference.clone(),
+                rule: a.rule.clone(),
+                evidence: Evidence {
+                    flow_count: a.flow_count,
+                    packets: a.packets,
+                    first_ts: rfc3339(a.first),
+                    last_ts: rfc3339(a.last),
+                    client: k.client.clone(),
+                    clients_distinct: a.clients_distinct,
+                    client_examples: a.clients.iter().map(|c| c.to_string()).collect(),
+                    server: k.server.to_string(),
+                    service: k.service.clone(),
+                    client_role: a.client_role.as_str().to_string(),
+                    server_role: a.server_role.as_str().to_string(),
+                    states: a.states.clone(),
+                    related_flows: a.related.clone(),
+                    details: a.details.clone(),
+                },
+            });
+        }
+        let per_flow = self
+            .per_flow
+            .iter()
+            .map(|keys| keys.iter().filter_map(|k| ids.get(k).cloned()).collect())
+            .collect();
+        (out, per_flow)
+    }
+}
+
+const G1: &str =
+    "DOMAIN.md §1, \"Ground rules\", row \"G1\" (Network ports for clients and mail flow in Exchange)";
+const G2: &str =
+    "DOMAIN.md §1, \"Ground rules\", row \"G2\" (Network ports for clients and mail flow in Exchange)";
+const G3: &str =
+    "DOMAIN.md §1, \"Ground rules\", row \"G3\" (Network ports for clients and mail flow in Exchange)";
+const SEC2_80: &str = "DOMAIN.md §2, \"Clients and services\", row \"Unencrypted web (80/TCP)\": credentials over 80 are a finding";
+
+fn check(
+    f: &EndedFlow,
+    c: &Classified<'_>,
+    accepting: &hashbrown::HashSet<(IpAddr, u16, u8)>,
+    is_unrestricted: &impl Fn(RoleSet, RoleSet) -> bool,
+) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    let ((client, _), (server, port)) = endpoints(&f.flow);
+    let (cr, sr) = (c.client_roles.primary(), c.server_roles.primary());
+    let pair = format!("{client} ({cr}) -> {server}:{port} ({sr})");
+    let g1_path = is_unrestricted(c.client_roles, c.server_roles);
+
+    // G1: failed connections on paths that must not be restricted.
+    if g1_path {
+        if let Some(how) = failed(f) {
+            let documented = c.purpose != Purpose::Unknown;
+            let seen_open = accepting.contains(&(server, port, f.flow.key.proto));
+            let counts = f.flow.state() != ConnState::REJ || documented || seen_open || f.epm.is_some();
+            if counts {
+                let (summary, related) = match &f.epm {
+                    Some(l) => (
+                        format!(
+                            "the endpoint mapper (flow {}) announced {server}:{port} for {}, but the connection from {client} was {how}: a firewall restricts RPC between Exchange servers / domain controllers",
+                            l.epm_flow, l.interface
+                        ),
+                        Some(l.epm_flow),
+                    ),
+                    None => (format!("{pair} was {how}: traffic on this path must not be restricted"), None),
+                };
+                hits.push(Hit {
+                    kind: FindingKind::InternalRestriction,
+                    severity: Severity::High,
+                    reference: G1.to_string(),
+                    rule: c.rule.map(|r| r.id.clone()),
+                    summary,
+                    related,
+                    detail: None,
+                });
+            }
+        }
+    }
+
+    // Rules that name a finding kind.
+    if let Some(rule) = c.rule {
+        let attempt_counts =
+            rule.kind == Some(FindingKind::UndocumentedFlow) && rule.expect == Expect::Violation;
+        let redirect_only = rule.kind == Some(FindingKind::CleartextProtocol)
+            && f.app.http.as_ref().is_some_and(|h| {
+                h.redirect_to_https
+                    && !h.status_codes.is_empty()
+                    && h.status_codes
+                        .iter()
+                        .all(|s| matches!(s, 301 | 302 | 303 | 307 | 308))
+            });
+        if let Some(kind) = rule.kind {
+            let info_only = rule.expect == Expect::Allowed
+                && rule.severity == Severity::Info
+                && kind == FindingKind::UnknownService;
+            if !redirect_only
+                && (answered(f) || attempt_counts)
+                && !(info_only && g1_path && failed(f).is_some())
+            {
+                let what = if rule.expect == Expect::Violation {
+                    "violates"
+                } else {
+                    "is documented but noted by"
+                };
+                hits.push(Hit {
+                    kind,
+                    severity: rule.severity,
+                    reference: rule.reference.to_string(),
+                    rule: Some(rule.id.clone()),
+                    summary: format!(
+                        "{pair} {what} rule {}{}",
+                        rule.id,
+                        rule.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
+                    ),
+                    related: None,
+                    detail: None,
+                });
+            }
+        }
+    } else if f.flow.key.proto == crate::decode::PROTO_TCP || f.flow.key.proto == crate::decode::PROTO_UDP {
+        // No rule explains the flow.
+        let from_outside = !internal(c.client_roles) && !c.client_roles.contains(Role::Edge);
+        let edge_involved = c.client_roles.contains(Role::Edge) || c.server_roles.contains(Role::Edge);
+        if edge_involved {
+            if answered(f) || f.flow.state() == ConnState::S0 {
+                hits.push(Hit {
+                    kind: FindingKind::UndocumentedFlow,
+                    severity: Severity::Medium,
+                    reference: G2.to_string(),
+                    rule: None,
+                    summary: format!(
+                        "{pair}: no documented Edge Transport path (DOMAIN.md §3-4) covers this flow"
+                    ),
+                    related: None,
+                    detail: None,
+                });
+            }
+        } else if from_outside && internal(c.server_roles) {
+            if answered(f) {
+                hits.push(Hit {
+                    kind: FindingKind::PerimeterExposure,
+                    severity: Severity::High,
+                    reference: G3.to_string(),
+                    rule: None,
+                    summary: format!("{pair}: an internal host answers the internet on an undocumented port"),
+                    related: None,
+                    detail: None,
+                });
+            }
+        } else if exchange(c.server_roles) && answered(f) {
+            hits.push(Hit {
+                kind: FindingKind::UnknownService,
+                severity: Severity::Low,
+                reference: G1.to_string(),
+                rule: None,
+                summary: format!("{pair}: no rule explains this service on an Exchange server"),
+                related: None,
+                detail: None,
+            });
+        }
+    }
+
+    // What the inspectors saw.
+    let exch_path = g1_path;
+    if let Some(s) = &f.app.smtp {
+        if s.banner_masked || s.capabilities_masked > 0 || s.commands_masked > 0 {
+            let mut what = Vec::new();
+            if s.banner_masked {
+                what.push("the server banner is masked with asterisks".to_string());
+            }
+            if s.capabilities_masked > 0 {
+                what.push(format!(
+                    "{} EHLO capabilities are replaced by XXXX",
+                    s.capabilities_masked
+                ));
+            }
+            if s.commands_masked > 0 {
+                what.push(format!(
+                    "{} client commands are replaced by XXXX",
+                    s.commands_masked
+                ));
+            }
+            hits.push(Hit {
+                kind: FindingKind::WireAlteration,
+                severity: if exch_path { Severity::High } else { Severity::Medium },
+                reference: G1.to_string(),
+                rule: c.rule.map(|r| r.id.clone()),
+                summary: format!("{pair}: SMTP altered on the wire ({}), the signature of a firewall's SMTP inspection (e.g. Cisco ASA ESMTP)", what.join("; ")),
+                related: None,
+                detail: Some("masking breaks STARTTLS and Exchange authentication between servers".into()),
+            });
+        }
+        if s.auth_before_tls {
+            hits.push(cleartext_credentials(
+                c,
+                &pair,
+                &format!("SMTP AUTH {}", s.auth_mechanism_used.as_deref().unwrap_or(""))
+                    .trim()
+                    .to_string(),
+            ));
+        }
+    }
+    if let Some(p) = &f.app.pop3 {
+        if p.cleartext_login {
+            hits.push(cleartext_credentials(
+                c,
+                &pair,
+                &format!("POP3 {}", p.login_mechanism.as_deref().unwrap_or("login")),
+            ));
+        }
+    }
+    if let Some(p) = &f.app.imap {
+        if p.cleartext_login {
+            hits.push(cleartext_credentials(
+                c,
+                &pair,
+                &format!("IMAP {}", p.login_mechanism.as_deref().unwrap_or("login")),
+            ));
+        }
+    }
+    if let Some(h) = &f.app.http {
+        if h.basic_credentials {
+            hits.push(cleartext_credentials(c, &pair, "HTTP Basic credentials"));
+        }
+        if !h.ntlm.is_empty() && h.ntlm.contains(&"authenticate") {
+            hits.push(cleartext_credentials(
+                c,
+                &pair,
+                "an NTLM authentication over cleartext HTTP",
+            ));
+        }
+    }
+    if let Some(l) = &f.app.ldap {
+        if l.simple_with_password && !l.starttls {
+            hits.push(cleartext_credentials(
+                c,
+                &pair,
+                "an LDAP simple bind with a password",
+            ));
+        }
+    }
+    if let Some(t) = &f.app.tls {
+        if t.weak {
+            hits.push(Hit {
+                kind: FindingKind::WeakTls,
+                severity: Severity::Medium,
+                reference: "DOMAIN.md §2, \"Clients and services\": encrypted connections (TLS); versions below TLS 1.2 are deprecated".into(),
+                rule: c.rule.map(|r| r.id.clone()),
+                summary: format!(
+                    "{pair}: TLS {} negotiated{}",
+                    t.version.as_deref().unwrap_or("below 1.2"),
+                    t.sni.as_ref().map(|s| format!(" (SNI {s})")).unwrap_or_default()
+                ),
+                related: None,
+                detail: None,
+            });
+        }
+    }
+    hits
+}
+
+fn cleartext_credentials(c: &Classified<'_>, pair: &str, what: &str) -> Hit {
+    Hit {
+        kind: FindingKind::CleartextCredentials,
+        severity: Severity::High,
+        reference: SEC2_80.to_string(),
+        rule: c.rule.map(|r| r.id.clone()),
+        summary: format!("{pair}: {what} sent in clear text (the credential itself is not recorded)"),
+        related: None,
+        detail: None,
+    }
+}
