@@ -20,6 +20,8 @@ pub fn public_captures() -> PathBuf {
 }
 
 /// Finds a capture by file name in captures/ or the public captures.
+pub mod pcapgen;
+
 pub fn capture(name: &str) -> PathBuf {
     let local = repo().join("captures").join(name);
     if local.exists() {
