@@ -458,9 +458,7 @@ fn check(
             hits.push(cleartext_credentials(
                 c,
                 &pair,
-                &format!("SMTP AUTH {}", s.auth_mechanism_used.as_deref().unwrap_or(""))
-                    .trim()
-                    .to_string(),
+                format!("SMTP AUTH {}", s.auth_mechanism_used.as_deref().unwrap_or("")).trim(),
             ));
         }
     }

@@ -11,7 +11,7 @@ pub mod flow;
 pub mod inspect;
 pub mod pipeline;
 pub mod report;
+pub mod rules;
 pub mod run;
 pub mod source;
-pub mod rules;
 pub mod topology;

@@ -27,13 +27,19 @@ fn audit(files: &[&Path], topology: Option<&Path>) -> Vec<Value> {
 }
 
 fn kinds(objs: &[Value]) -> Vec<String> {
-    let mut k: Vec<String> = common::of_type(objs, "finding").iter().map(|f| f["kind"].as_str().unwrap().to_string()).collect();
+    let mut k: Vec<String> = common::of_type(objs, "finding")
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap().to_string())
+        .collect();
     k.sort();
     k
 }
 
 fn findings_of<'a>(objs: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    common::of_type(objs, "finding").into_iter().filter(|f| f["kind"] == kind).collect()
+    common::of_type(objs, "finding")
+        .into_iter()
+        .filter(|f| f["kind"] == kind)
+        .collect()
 }
 
 #[test]
@@ -45,11 +51,23 @@ fn documented_edge_topology_has_no_finding() {
     let mut purposes: Vec<&str> = flows.iter().map(|f| f["purpose"].as_str().unwrap()).collect();
     purposes.sort();
     purposes.dedup();
-    assert_eq!(purposes, ["dns", "edgesync", "smtp-edge-inbound", "smtp-edge-outbound", "smtp-inbound"]);
+    assert_eq!(
+        purposes,
+        [
+            "dns",
+            "edgesync",
+            "smtp-edge-inbound",
+            "smtp-edge-outbound",
+            "smtp-inbound"
+        ]
+    );
     for f in flows {
         assert!(f["rule"].is_string(), "every flow documented: {f}");
     }
-    let edgesync = common::of_type(&objs, "flow").into_iter().find(|f| f["purpose"] == "edgesync").unwrap();
+    let edgesync = common::of_type(&objs, "flow")
+        .into_iter()
+        .find(|f| f["purpose"] == "edgesync")
+        .unwrap();
     assert_eq!(edgesync["client_role"], "mailbox");
     assert_eq!(edgesync["server_role"], "edge");
     assert_eq!(edgesync["server_port"], 50636);
@@ -61,14 +79,24 @@ fn edge_bypass_and_internet_rpc_give_exactly_two_findings() {
     assert_eq!(kinds(&objs), ["edge-bypass", "perimeter-exposure"]);
     let bypass = &findings_of(&objs, "edge-bypass")[0];
     assert_eq!(bypass["severity"], "high");
-    assert!(bypass["reference"].as_str().unwrap().contains("DOMAIN.md §4"), "{}", bypass["reference"]);
+    assert!(
+        bypass["reference"].as_str().unwrap().contains("DOMAIN.md §4"),
+        "{}",
+        bypass["reference"]
+    );
     assert_eq!(bypass["evidence"]["server"], "127.1.0.11");
     let exposure = &findings_of(&objs, "perimeter-exposure")[0];
-    assert!(exposure["evidence"]["service"].as_str().unwrap().starts_with("tcp/135"));
+    assert!(exposure["evidence"]["service"]
+        .as_str()
+        .unwrap()
+        .starts_with("tcp/135"));
     // The finding's flows carry its id back.
     let fid = exposure["id"].as_str().unwrap();
     let flow_id = exposure["flows"][0].as_u64().unwrap();
-    let flow = common::of_type(&objs, "flow").into_iter().find(|f| f["id"] == flow_id).unwrap();
+    let flow = common::of_type(&objs, "flow")
+        .into_iter()
+        .find(|f| f["id"] == flow_id)
+        .unwrap();
     assert!(flow["findings"].as_array().unwrap().iter().any(|v| v == fid));
 }
 
@@ -77,8 +105,14 @@ fn internal_restriction_on_refused_and_dropped_paths() {
     let objs = audit(&[&common::capture("refused-and-dropped.pcap")], Some(&site()));
     let f = findings_of(&objs, "internal-restriction");
     assert_eq!(f.len(), 2, "{f:?}");
-    let states: Vec<String> = f.iter().flat_map(|x| x["evidence"]["states"].as_object().unwrap().keys().cloned()).collect();
-    assert!(states.contains(&"S0".to_string()) && states.contains(&"REJ".to_string()), "{states:?}");
+    let states: Vec<String> = f
+        .iter()
+        .flat_map(|x| x["evidence"]["states"].as_object().unwrap().keys().cloned())
+        .collect();
+    assert!(
+        states.contains(&"S0".to_string()) && states.contains(&"REJ".to_string()),
+        "{states:?}"
+    );
     // The same Mailbox <-> DC traffic, answered, is silent.
     let objs = audit(&[&common::capture("ldap-simple-bind.pcap")], Some(&site()));
     assert!(findings_of(&objs, "internal-restriction").is_empty());
@@ -95,12 +129,22 @@ fn endpoint_mapper_follow_ups_are_linked_and_blocked_ones_cite_both_flows() {
         let epm = flows.iter().find(|f| f["id"] == by).unwrap();
         assert_eq!(epm["purpose"], "rpc-epm");
         assert_eq!(epm["server_port"], 135);
-        let ports: Vec<u64> =
-            epm["app"]["dcerpc"]["epm_answers"].as_array().unwrap().iter().map(|a| a["port"].as_u64().unwrap()).collect();
+        let ports: Vec<u64> = epm["app"]["dcerpc"]["epm_answers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["port"].as_u64().unwrap())
+            .collect();
         assert!(ports.contains(&d["server_port"].as_u64().unwrap()));
     }
-    let names: Vec<&str> = dynamic.iter().map(|d| d["app"]["dcerpc"]["announced_interface"].as_str().unwrap()).collect();
-    assert!(names.contains(&"netlogon") && names.contains(&"drsuapi"), "{names:?}");
+    let names: Vec<&str> = dynamic
+        .iter()
+        .map(|d| d["app"]["dcerpc"]["announced_interface"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"netlogon") && names.contains(&"drsuapi"),
+        "{names:?}"
+    );
     assert!(findings_of(&objs, "internal-restriction").is_empty());
 
     let objs = audit(&[&common::capture("epm-followup-blocked.pcap")], Some(&site()));
@@ -111,18 +155,30 @@ fn endpoint_mapper_follow_ups_are_linked_and_blocked_ones_cite_both_flows() {
         assert!(summary.contains("endpoint mapper"), "{summary}");
         let related = x["evidence"]["related_flows"].as_array().unwrap();
         assert_eq!(related.len(), 1, "cites the endpoint-mapper flow");
-        assert_eq!(x["flows"].as_array().unwrap().len(), 1, "and the blocked follow-up");
+        assert_eq!(
+            x["flows"].as_array().unwrap().len(),
+            1,
+            "and the blocked follow-up"
+        );
     }
 }
 
 #[test]
 fn public_exchange_rpc_capture_links_emsmdb_and_nspi() {
     // Outlook <-> Exchange 2003 MAPI: the mapper answers NSPI on 4997 and EMSMDB on 1032.
-    let (objs, _, _) = common::read_ndjson(&[&common::capture("zeek__dce-rpc__mapi.pcap")], &["--exchange", "2010"]);
+    let (objs, _, _) = common::read_ndjson(
+        &[&common::capture("zeek__dce-rpc__mapi.pcap")],
+        &["--exchange", "2010"],
+    );
     let flows = common::of_type(&objs, "flow");
     let linked: Vec<(u64, String)> = flows
         .iter()
-        .filter_map(|f| Some((f["server_port"].as_u64()?, f["app"]["dcerpc"]["announced_interface"].as_str()?.to_string())))
+        .filter_map(|f| {
+            Some((
+                f["server_port"].as_u64()?,
+                f["app"]["dcerpc"]["announced_interface"].as_str()?.to_string(),
+            ))
+        })
         .collect();
     assert!(linked.contains(&(4997, "nspi".into())), "{linked:?}");
     assert!(linked.contains(&(1032, "emsmdb".into())), "{linked:?}");
@@ -135,7 +191,12 @@ fn inferred_topology_is_announced_and_sensible() {
     let s = common::of_type(&objs, "summary")[0];
     assert_eq!(s["topology"], "inferred");
     let hosts = s["topology_info"]["hosts"].as_array().unwrap();
-    let role_of = |a: &str| hosts.iter().find(|h| h["addr"] == a).map(|h| h["roles"].as_str().unwrap().to_string());
+    let role_of = |a: &str| {
+        hosts
+            .iter()
+            .find(|h| h["addr"] == a)
+            .map(|h| h["roles"].as_str().unwrap().to_string())
+    };
     assert_eq!(role_of("127.16.0.10").as_deref(), Some("edge"), "{hosts:?}");
     assert!(role_of("127.1.0.20").unwrap().contains("dns"), "{hosts:?}");
     let out = common::exaudit(&["read", cap.to_str().unwrap(), "-f", "table"]);
@@ -145,7 +206,13 @@ fn inferred_topology_is_announced_and_sensible() {
     // And the inferred file can be written, corrected and read back.
     let dir = tempfile::tempdir().unwrap();
     let t = dir.path().join("site.toml");
-    let out = common::exaudit(&["topology", "infer", cap.to_str().unwrap(), "-o", t.to_str().unwrap()]);
+    let out = common::exaudit(&[
+        "topology",
+        "infer",
+        cap.to_str().unwrap(),
+        "-o",
+        t.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     let objs = audit(&[&cap], Some(&t));
     assert_eq!(common::of_type(&objs, "summary")[0]["topology"], "file");
@@ -155,13 +222,29 @@ fn inferred_topology_is_announced_and_sensible() {
 fn fail_on_sets_exit_code_one() {
     let cap = common::capture("edge-bypass.pcap");
     let site = site();
-    let args = ["read", cap.to_str().unwrap(), "--topology", site.to_str().unwrap(), "-f", "ndjson"];
+    let args = [
+        "read",
+        cap.to_str().unwrap(),
+        "--topology",
+        site.to_str().unwrap(),
+        "-f",
+        "ndjson",
+    ];
     let mut with = args.to_vec();
     with.extend(["--fail-on", "high"]);
     assert_eq!(common::exaudit(&with).status.code(), Some(1));
     assert_eq!(common::exaudit(&args).status.code(), Some(0));
     let clean = common::capture("edge-topology.pcap");
-    let out = common::exaudit(&["read", clean.to_str().unwrap(), "--topology", site.to_str().unwrap(), "--fail-on", "info", "-f", "ndjson"]);
+    let out = common::exaudit(&[
+        "read",
+        clean.to_str().unwrap(),
+        "--topology",
+        site.to_str().unwrap(),
+        "--fail-on",
+        "info",
+        "-f",
+        "ndjson",
+    ]);
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -169,28 +252,56 @@ fn fail_on_sets_exit_code_one() {
 fn cleartext_credentials_are_reported_never_printed() {
     // The lab's passwords: "secret" (slapd), "dXNlcjpzZWNyZXQ=" (curl -u user:secret,
     // Basic), "alicepw" (Dovecot).
-    for (cap, secret) in
-        [("ldap-simple-bind.pcap", "secret"), ("http-exchange-paths.pcap", "dXNlcjpzZWNyZXQ"), ("pop3-imap.pcap", "alicepw")]
-    {
+    for (cap, secret) in [
+        ("ldap-simple-bind.pcap", "secret"),
+        ("http-exchange-paths.pcap", "dXNlcjpzZWNyZXQ"),
+        ("pop3-imap.pcap", "alicepw"),
+    ] {
         let path = common::capture(cap);
-        let out = common::exaudit(&["read", path.to_str().unwrap(), "--topology", site().to_str().unwrap(), "-f", "json"]);
+        let out = common::exaudit(&[
+            "read",
+            path.to_str().unwrap(),
+            "--topology",
+            site().to_str().unwrap(),
+            "-f",
+            "json",
+        ]);
         let text = String::from_utf8(out.stdout).unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
-        let f: Vec<&Value> = doc["findings"].as_array().unwrap().iter().filter(|f| f["kind"] == "cleartext-credentials").collect();
+        let f: Vec<&Value> = doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["kind"] == "cleartext-credentials")
+            .collect();
         assert!(!f.is_empty(), "{cap}: no cleartext-credentials finding");
         let raw = std::fs::read(&path).unwrap();
-        assert!(raw.windows(secret.len()).any(|w| w == secret.as_bytes()), "{cap} must hold {secret} on the wire");
-        assert!(!text.contains(secret), "{cap}: the password appears in the output");
+        assert!(
+            raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{cap} must hold {secret} on the wire"
+        );
+        assert!(
+            !text.contains(secret),
+            "{cap}: the password appears in the output"
+        );
         for fmt in ["table", "markdown", "csv"] {
             let out = common::exaudit(&["read", path.to_str().unwrap(), "-f", fmt]);
-            assert!(!String::from_utf8_lossy(&out.stdout).contains(secret), "{cap} {fmt}");
+            assert!(
+                !String::from_utf8_lossy(&out.stdout).contains(secret),
+                "{cap} {fmt}"
+            );
         }
     }
     // The LDAP StartTLS session of the same capture has no such finding.
     let objs = audit(&[&common::capture("ldap-simple-bind.pcap")], Some(&site()));
-    let flagged: Vec<u64> =
-        findings_of(&objs, "cleartext-credentials").iter().flat_map(|f| f["flows"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap())).collect();
-    let starttls = common::of_type(&objs, "flow").into_iter().find(|f| f["app"]["ldap"]["starttls"] == true).expect("StartTLS flow");
+    let flagged: Vec<u64> = findings_of(&objs, "cleartext-credentials")
+        .iter()
+        .flat_map(|f| f["flows"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()))
+        .collect();
+    let starttls = common::of_type(&objs, "flow")
+        .into_iter()
+        .find(|f| f["app"]["ldap"]["starttls"] == true)
+        .expect("StartTLS flow");
     assert!(!flagged.contains(&starttls["id"].as_u64().unwrap()));
 }
 
@@ -200,11 +311,18 @@ fn weak_tls_only_on_the_tls_1_0_connection() {
     let weak = findings_of(&objs, "weak-tls");
     assert_eq!(weak.len(), 1);
     assert_eq!(weak[0]["flows"].as_array().unwrap().len(), 1);
-    let tls: Vec<_> = common::of_type(&objs, "flow").into_iter().filter(|f| f["app"]["tls"].is_object()).collect();
+    let tls: Vec<_> = common::of_type(&objs, "flow")
+        .into_iter()
+        .filter(|f| f["app"]["tls"].is_object())
+        .collect();
     assert!(tls.len() >= 3);
     for f in tls {
         let v = f["app"]["tls"]["version"].as_str().unwrap();
-        assert_eq!(f["findings"].as_array().unwrap().is_empty(), v != "1.0", "TLS {v}");
+        assert_eq!(
+            f["findings"].as_array().unwrap().is_empty(),
+            v != "1.0",
+            "TLS {v}"
+        );
     }
 }
 
@@ -270,15 +388,30 @@ fn wire_alteration_on_masked_smtp_and_not_on_clean_smtp() {
 fn undocumented_edge_flows_and_not_documented_ones() {
     // Edge -> DC LDAP, and an Edge-initiated EdgeSync connection.
     let (_d1, bad) = synthetic("edge-bad.pcap", |p| {
-        p.conversation(ip(EDGE), ip(DC), 389, &[(b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00", b"")]);
+        p.conversation(
+            ip(EDGE),
+            ip(DC),
+            389,
+            &[(b"\x30\x0c\x02\x01\x01\x60\x07\x02\x01\x03\x04\x00\x80\x00", b"")],
+        );
         p.conversation(ip(EDGE), ip(MBX), 50636, &[(b"\x16\x03\x01", b"")]);
     });
     let (_d2, good) = synthetic("edge-good.pcap", |p| {
         p.conversation(ip(MBX), ip(EDGE), 50636, &[(b"\x16\x03\x01", b"")]);
-        p.conversation(ip(EDGE), ip(MBX), 25, &[(b"", b"220 mbx1 ESMTP\r\n"), (EHLO, b"250 mbx1\r\n")]);
+        p.conversation(
+            ip(EDGE),
+            ip(MBX),
+            25,
+            &[(b"", b"220 mbx1 ESMTP\r\n"), (EHLO, b"250 mbx1\r\n")],
+        );
     });
     let objs = audit(&[&bad], Some(&site()));
-    assert_eq!(findings_of(&objs, "undocumented-flow").len(), 2, "{:?}", kinds(&objs));
+    assert_eq!(
+        findings_of(&objs, "undocumented-flow").len(),
+        2,
+        "{:?}",
+        kinds(&objs)
+    );
     let objs = audit(&[&good], Some(&site()));
     assert!(kinds(&objs).is_empty(), "{:?}", kinds(&objs));
 }
@@ -286,33 +419,61 @@ fn undocumented_edge_flows_and_not_documented_ones() {
 #[test]
 fn cleartext_protocol_on_80_unless_it_only_redirects() {
     let (_d1, content) = synthetic("http-content.pcap", |p| {
-        p.conversation(ip(CLIENT), ip(MBX), 80, &[(
-            b"GET /EWS/Exchange.asmx HTTP/1.1\r\nHost: mail\r\n\r\n",
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-        )]);
+        p.conversation(
+            ip(CLIENT),
+            ip(MBX),
+            80,
+            &[(
+                b"GET /EWS/Exchange.asmx HTTP/1.1\r\nHost: mail\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+            )],
+        );
     });
-    let (_d2, redirect) = synthetic("http-redirect.pcap", |p| {
-        p.conversation(ip(CLIENT), ip(MBX), 80, &[(
+    let (_d2, redirect) =
+        synthetic("http-redirect.pcap", |p| {
+            p.conversation(ip(CLIENT), ip(MBX), 80, &[(
             b"GET /owa/ HTTP/1.1\r\nHost: mail\r\n\r\n",
             b"HTTP/1.1 301 Moved Permanently\r\nLocation: https://mail/owa/\r\nContent-Length: 0\r\n\r\n",
         )]);
-    });
+        });
     let objs = audit(&[&content], Some(&site()));
-    assert_eq!(findings_of(&objs, "cleartext-protocol").len(), 1, "{:?}", kinds(&objs));
+    assert_eq!(
+        findings_of(&objs, "cleartext-protocol").len(),
+        1,
+        "{:?}",
+        kinds(&objs)
+    );
     let objs = audit(&[&redirect], Some(&site()));
-    assert!(findings_of(&objs, "cleartext-protocol").is_empty(), "{:?}", kinds(&objs));
+    assert!(
+        findings_of(&objs, "cleartext-protocol").is_empty(),
+        "{:?}",
+        kinds(&objs)
+    );
 }
 
 #[test]
 fn unknown_service_on_an_exchange_server() {
-    let (_d1, odd) = synthetic("odd.pcap", |p| p.conversation(ip(CLIENT), ip(MBX), 8443, &[(b"hello", b"world")]));
-    let (_d2, known) = synthetic("known.pcap", |p| p.conversation(ip(CLIENT), ip(MBX), 587, &[(b"", b"220 mbx ESMTP\r\n")]));
+    let (_d1, odd) = synthetic("odd.pcap", |p| {
+        p.conversation(ip(CLIENT), ip(MBX), 8443, &[(b"hello", b"world")])
+    });
+    let (_d2, known) = synthetic("known.pcap", |p| {
+        p.conversation(ip(CLIENT), ip(MBX), 587, &[(b"", b"220 mbx ESMTP\r\n")])
+    });
     let objs = audit(&[&odd], Some(&site()));
-    assert_eq!(findings_of(&objs, "unknown-service").len(), 1, "{:?}", kinds(&objs));
+    assert_eq!(
+        findings_of(&objs, "unknown-service").len(),
+        1,
+        "{:?}",
+        kinds(&objs)
+    );
     let f = common::of_type(&objs, "flow");
     assert_eq!(f[0]["purpose"], "unknown");
     let objs = audit(&[&known], Some(&site()));
-    assert!(findings_of(&objs, "unknown-service").is_empty(), "{:?}", kinds(&objs));
+    assert!(
+        findings_of(&objs, "unknown-service").is_empty(),
+        "{:?}",
+        kinds(&objs)
+    );
 }
 
 #[test]

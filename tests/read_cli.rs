@@ -6,9 +6,27 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 
 const FLOW_FIELDS: &[&str] = &[
-    "type", "id", "proto", "client", "client_port", "server", "server_port", "client_role", "server_role",
-    "first_ts", "last_ts", "state", "history", "c2s_packets", "c2s_bytes", "s2c_packets", "s2c_bytes", "purpose",
-    "rule", "app", "findings",
+    "type",
+    "id",
+    "proto",
+    "client",
+    "client_port",
+    "server",
+    "server_port",
+    "client_role",
+    "server_role",
+    "first_ts",
+    "last_ts",
+    "state",
+    "history",
+    "c2s_packets",
+    "c2s_bytes",
+    "s2c_packets",
+    "s2c_bytes",
+    "purpose",
+    "rule",
+    "app",
+    "findings",
 ];
 
 #[test]
@@ -28,7 +46,11 @@ fn ndjson_flow_records_follow_the_contract() {
     assert_eq!(f["server"], "127.1.0.11");
     assert_eq!(f["server_port"], 25);
     assert_eq!(f["state"], "SF");
-    assert!(f["history"].as_str().unwrap().starts_with("ShA"), "{}", f["history"]);
+    assert!(
+        f["history"].as_str().unwrap().starts_with("ShA"),
+        "{}",
+        f["history"]
+    );
     let ts = f["first_ts"].as_str().unwrap();
     assert_eq!(ts.len(), "2026-11-22T07:50:00.123456Z".len(), "{ts}");
     assert!(ts.ends_with('Z'));
@@ -36,7 +58,16 @@ fn ndjson_flow_records_follow_the_contract() {
     assert_eq!(summary.len(), 1);
     assert_eq!(objs.last().unwrap()["type"], "summary", "summary comes last");
     let s = summary[0];
-    for k in ["packets", "bytes", "decode_errors", "flows", "evictions", "capture_drops", "wall_time_s", "inputs"] {
+    for k in [
+        "packets",
+        "bytes",
+        "decode_errors",
+        "flows",
+        "evictions",
+        "capture_drops",
+        "wall_time_s",
+        "inputs",
+    ] {
         assert!(s.get(k).is_some(), "summary lacks {k}");
     }
     let packets = f["c2s_packets"].as_u64().unwrap() + f["s2c_packets"].as_u64().unwrap();
@@ -59,7 +90,10 @@ fn json_csv_and_table_formats() {
     let out = common::exaudit(&["read", &path, "-f", "csv"]);
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
-    assert!(lines.next().unwrap().starts_with("id,proto,client,client_port,server,server_port"));
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("id,proto,client,client_port,server,server_port"));
     assert_eq!(lines.count(), flows.len());
 
     let out = common::exaudit(&["read", &path, "-f", "table"]);
@@ -73,7 +107,12 @@ fn output_file_is_written_whole() {
     let dir = tempfile::tempdir().unwrap();
     let target = dir.path().join("audit.ndjson");
     let cap = common::capture("dns.pcap");
-    let out = common::exaudit(&["read", &cap.display().to_string(), "-o", &target.display().to_string()]);
+    let out = common::exaudit(&[
+        "read",
+        &cap.display().to_string(),
+        "-o",
+        &target.display().to_string(),
+    ]);
     assert_eq!(out.status.code(), Some(0));
     assert!(out.stdout.is_empty(), "nothing on stdout with -o");
     let text = std::fs::read_to_string(&target).unwrap();
@@ -91,8 +130,14 @@ fn damaged_file_reports_and_still_audits_the_readable_part() {
     assert!(stderr.contains("packet 19 at byte offset 3695"), "{stderr}");
     assert!(stderr.contains("3925868813"), "{stderr}");
     let flows = common::of_type(&objs, "flow");
-    assert!(flows.iter().any(|f| f["server_port"] == 25), "readable SMTP part audited");
-    assert!(flows.iter().any(|f| f["server_port"] == 53), "the next file is still read");
+    assert!(
+        flows.iter().any(|f| f["server_port"] == 25),
+        "readable SMTP part audited"
+    );
+    assert!(
+        flows.iter().any(|f| f["server_port"] == 53),
+        "the next file is still read"
+    );
     let s = common::of_type(&objs, "summary")[0];
     assert!(s["inputs"][0]["error"].as_str().unwrap().contains("packet 19"));
 }
@@ -101,7 +146,10 @@ fn damaged_file_reports_and_still_audits_the_readable_part() {
 fn missing_file_and_non_capture_exit_2_with_a_message() {
     let (_, code, stderr) = common::read_ndjson(&[std::path::Path::new("/no/such/case.pcap")], &[]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("/no/such/case.pcap") && stderr.contains("cannot open"), "{stderr}");
+    assert!(
+        stderr.contains("/no/such/case.pcap") && stderr.contains("cannot open"),
+        "{stderr}"
+    );
     let readme = common::repo().join("README.md");
     let (_, code, stderr) = common::read_ndjson(&[&readme], &[]);
     assert_eq!(code, 2);
@@ -121,7 +169,10 @@ fn gzip_input_gives_the_same_flows() {
     let cap = common::capture("edge-topology.pcap");
     let dir = tempfile::tempdir().unwrap();
     let gz = dir.path().join("edge-topology.pcap.gz");
-    let mut enc = flate2::write::GzEncoder::new(std::fs::File::create(&gz).unwrap(), flate2::Compression::default());
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
     std::io::copy(&mut std::fs::File::open(&cap).unwrap(), &mut enc).unwrap();
     enc.finish().unwrap();
     let strip = |objs: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
@@ -170,19 +221,22 @@ fn flow_cap_evicts_and_counts() {
     assert!(s["evictions"].as_u64().unwrap() > 0);
     assert_eq!(s["peak_flows"], 50);
     // Every flow is still reported, evicted or not.
-    assert_eq!(s["flows"].as_u64().unwrap(), common::of_type(&objs, "flow").len() as u64);
+    assert_eq!(
+        s["flows"].as_u64().unwrap(),
+        common::of_type(&objs, "flow").len() as u64
+    );
 }
 
 #[test]
 fn each_link_type_yields_flows() {
     for (name, min_flows) in [
-        ("sv__decode-sll2-01__input.pcap", 1),       // Linux cooked v2
-        ("tcpdump__tcp-handshake-nano.pcap", 1),     // Linux cooked v1, nanoseconds
-        ("zeek__tls__pop3-starttls.pcap", 1),        // BSD null/loopback
-        ("zeek__http-qinq-0.pcap", 1),               // two stacked 802.1Q tags
-        ("tcpdump__pptp.pcap", 1),                   // big-endian pcap
-        ("zeek__pcapng-multi-interface.pcapng", 1),  // pcapng, two interfaces
-        ("zeek__ldap__issue-32.pcapng", 1),          // pcapng nanosecond SLL
+        ("sv__decode-sll2-01__input.pcap", 1),      // Linux cooked v2
+        ("tcpdump__tcp-handshake-nano.pcap", 1),    // Linux cooked v1, nanoseconds
+        ("zeek__tls__pop3-starttls.pcap", 1),       // BSD null/loopback
+        ("zeek__http-qinq-0.pcap", 1),              // two stacked 802.1Q tags
+        ("tcpdump__pptp.pcap", 1),                  // big-endian pcap
+        ("zeek__pcapng-multi-interface.pcapng", 1), // pcapng, two interfaces
+        ("zeek__ldap__issue-32.pcapng", 1),         // pcapng nanosecond SLL
     ] {
         let (objs, code, stderr) = common::read_ndjson(&[&common::capture(name)], &[]);
         assert_eq!(code, 0, "{name}: {stderr}");
@@ -200,5 +254,8 @@ fn snaplen_truncated_packets_count_their_real_length() {
     let packets = f["c2s_packets"].as_u64().unwrap() + f["s2c_packets"].as_u64().unwrap();
     assert_eq!(packets, 24);
     // tshark: sum(ip.len) = 1589, while only 1314 bytes of frames were captured.
-    assert_eq!(bytes, 1589, "IP bytes must come from the IP headers, not the captured length");
+    assert_eq!(
+        bytes, 1589,
+        "IP bytes must come from the IP headers, not the captured length"
+    );
 }

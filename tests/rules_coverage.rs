@@ -32,7 +32,10 @@ fn addr(role: Role) -> Ipv4Addr {
 }
 
 fn topology(g: Generation, edge: bool) -> String {
-    let mut t = format!("[site]\nname = \"coverage\"\nexchange = \"{}\"\nedge_subscribed = {edge}\n[roles]\n", g.as_str());
+    let mut t = format!(
+        "[site]\nname = \"coverage\"\nexchange = \"{}\"\nedge_subscribed = {edge}\n[roles]\n",
+        g.as_str()
+    );
     for role in Role::ALL {
         if role == Role::Internet {
             continue;
@@ -55,21 +58,31 @@ fn rs(r: Role) -> RoleSet {
 fn every_default_rule_is_exercised_by_a_flow() {
     let set = RuleSet::embedded();
     let epm = tcp_payloads(&common::capture("epm-map-followup.pcap"), 135);
-    assert!(epm.len() >= 4, "EPM bind/map exchange not found in epm-map-followup.pcap");
+    assert!(
+        epm.len() >= 4,
+        "EPM bind/map exchange not found in epm-map-followup.pcap"
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut expected: BTreeSet<String> = BTreeSet::new();
     let mut seen: BTreeSet<String> = BTreeSet::new();
     for g in Generation::ALL.iter().copied() {
         let m = set.matcher(g);
         for edge in [false, true] {
-            let site = SiteFacts { generation: g, edge_subscribed: edge };
+            let site = SiteFacts {
+                generation: g,
+                edge_subscribed: edge,
+            };
             let mut pcap = Pcap::new();
             let mut any = false;
             for r in m.rules() {
                 if r.when.edge_subscribed.is_some_and(|w| w != edge) {
                     continue;
                 }
-                let facts = FlowFacts { http_path: r.app.http_path_prefix.as_deref(), tls: r.app.tls, epm_announced: r.is_dynamic() };
+                let facts = FlowFacts {
+                    http_path: r.app.http_path_prefix.as_deref(),
+                    tls: r.app.tls,
+                    epm_announced: r.is_dynamic(),
+                };
                 let protos: &[Proto] = match r.proto {
                     Proto::Any => &[Proto::Tcp, Proto::Udp],
                     Proto::Tcp => &[Proto::Tcp],
@@ -88,7 +101,9 @@ fn every_default_rule_is_exercised_by_a_flow() {
                     for &port in &ports {
                         for c in r.from.iter() {
                             for sv in r.to.iter() {
-                                if m.match_flow(proto, port, rs(c), rs(sv), &site, &facts).is_some_and(|h| h.id == r.id) {
+                                if m.match_flow(proto, port, rs(c), rs(sv), &site, &facts)
+                                    .is_some_and(|h| h.id == r.id)
+                                {
                                     pick = Some((proto, port, c, sv));
                                     break 'search;
                                 }
@@ -96,7 +111,9 @@ fn every_default_rule_is_exercised_by_a_flow() {
                         }
                     }
                 }
-                let Some((proto, port, c, sv)) = pick else { continue };
+                let Some((proto, port, c, sv)) = pick else {
+                    continue;
+                };
                 expected.insert(r.id.clone());
                 any = true;
                 let (ca, sa) = (addr(c), addr(sv));
@@ -118,19 +135,34 @@ fn every_default_rule_is_exercised_by_a_flow() {
                     pcap.udp_exchange(ca, sa, port, b"request", b"answer");
                 } else if let Some(path) = &r.app.http_path_prefix {
                     let req = format!("GET {path}x HTTP/1.1\r\nHost: mail.example\r\n\r\n");
-                    pcap.conversation(ca, sa, port, &[(req.as_bytes(), b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")]);
+                    pcap.conversation(
+                        ca,
+                        sa,
+                        port,
+                        &[(req.as_bytes(), b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")],
+                    );
                 } else if r.app.tls == Some(true) && port == 143 {
-                    pcap.conversation(ca, sa, port, &[
-                        (b"", b"* OK IMAP4rev1 ready\r\n"),
-                        (b"a1 STARTTLS\r\n", b"a1 OK Begin TLS negotiation now\r\n"),
-                        (b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", b""),
-                    ]);
+                    pcap.conversation(
+                        ca,
+                        sa,
+                        port,
+                        &[
+                            (b"", b"* OK IMAP4rev1 ready\r\n"),
+                            (b"a1 STARTTLS\r\n", b"a1 OK Begin TLS negotiation now\r\n"),
+                            (b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", b""),
+                        ],
+                    );
                 } else if r.app.tls == Some(true) && port == 110 {
-                    pcap.conversation(ca, sa, port, &[
-                        (b"", b"+OK POP3 ready\r\n"),
-                        (b"STLS\r\n", b"+OK Begin TLS negotiation\r\n"),
-                        (b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", b""),
-                    ]);
+                    pcap.conversation(
+                        ca,
+                        sa,
+                        port,
+                        &[
+                            (b"", b"+OK POP3 ready\r\n"),
+                            (b"STLS\r\n", b"+OK Begin TLS negotiation\r\n"),
+                            (b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", b""),
+                        ],
+                    );
                 } else {
                     pcap.conversation(ca, sa, port, &[(b"hello", b"world")]);
                 }
@@ -154,7 +186,15 @@ fn every_default_rule_is_exercised_by_a_flow() {
     }
     let all: BTreeSet<String> = set.rules().iter().map(|r| r.id.clone()).collect();
     let never_built: Vec<&String> = all.difference(&expected).collect();
-    assert!(never_built.is_empty(), "rules no flow could be built for: {never_built:?}");
+    assert!(
+        never_built.is_empty(),
+        "rules no flow could be built for: {never_built:?}"
+    );
     let missing: Vec<&String> = expected.difference(&seen).collect();
-    assert!(missing.is_empty(), "{} of {} rules never named by a flow: {missing:?}", missing.len(), all.len());
+    assert!(
+        missing.is_empty(),
+        "{} of {} rules never named by a flow: {missing:?}",
+        missing.len(),
+        all.len()
+    );
 }

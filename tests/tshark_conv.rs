@@ -46,12 +46,26 @@ fn exaudit_convs(flows: &[&serde_json::Value]) -> Convs {
         if proto != "tcp" && proto != "udp" {
             continue;
         }
-        let c = (f["client"].as_str().unwrap().to_string(), f["client_port"].as_u64().unwrap() as u16);
-        let s = (f["server"].as_str().unwrap().to_string(), f["server_port"].as_u64().unwrap() as u16);
-        let (cp, sp) = (f["c2s_packets"].as_u64().unwrap(), f["s2c_packets"].as_u64().unwrap());
-        let (lo, hi, lohi, hilo) =
-            if (canon(&c.0), c.1) <= (canon(&s.0), s.1) { (c, s, cp, sp) } else { (s, c, sp, cp) };
-        m.entry((proto, lo.0, lo.1, hi.0, hi.1)).or_default().push((lohi, hilo));
+        let c = (
+            f["client"].as_str().unwrap().to_string(),
+            f["client_port"].as_u64().unwrap() as u16,
+        );
+        let s = (
+            f["server"].as_str().unwrap().to_string(),
+            f["server_port"].as_u64().unwrap() as u16,
+        );
+        let (cp, sp) = (
+            f["c2s_packets"].as_u64().unwrap(),
+            f["s2c_packets"].as_u64().unwrap(),
+        );
+        let (lo, hi, lohi, hilo) = if (canon(&c.0), c.1) <= (canon(&s.0), s.1) {
+            (c, s, cp, sp)
+        } else {
+            (s, c, sp, cp)
+        };
+        m.entry((proto, lo.0, lo.1, hi.0, hi.1))
+            .or_default()
+            .push((lohi, hilo));
     }
     for v in m.values_mut() {
         v.sort();
@@ -74,9 +88,15 @@ fn expected_convs(text: &str) -> (Convs, u64) {
         // Normalise the address text the way exaudit prints it.
         let a: IpAddr = p[1].parse().unwrap();
         let b: IpAddr = p[3].parse().unwrap();
-        m.entry((p[0].to_string(), a.to_string(), p[2].parse().unwrap(), b.to_string(), p[4].parse().unwrap()))
-            .or_default()
-            .push((p[5].parse().unwrap(), p[6].parse().unwrap()));
+        m.entry((
+            p[0].to_string(),
+            a.to_string(),
+            p[2].parse().unwrap(),
+            b.to_string(),
+            p[4].parse().unwrap(),
+        ))
+        .or_default()
+        .push((p[5].parse().unwrap(), p[6].parse().unwrap()));
     }
     for v in m.values_mut() {
         v.sort();
@@ -95,14 +115,27 @@ fn flows_match_tshark_conversations_on_every_capture() {
     let mut failures = Vec::new();
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".conv")) else {
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".conv"))
+        else {
             continue;
         };
         let capture = common::capture(name);
         let day = "86400";
         let (objs, _code, _stderr) = common::read_ndjson(
             &[&capture],
-            &["--tcp-timeout", day, "--tcp-closed-timeout", day, "--udp-timeout", day, "--icmp-timeout", day],
+            &[
+                "--tcp-timeout",
+                day,
+                "--tcp-closed-timeout",
+                day,
+                "--udp-timeout",
+                day,
+                "--icmp-timeout",
+                day,
+            ],
         );
         let ours = exaudit_convs(&common::of_type(&objs, "flow"));
         let (mut theirs, frags) = expected_convs(&std::fs::read_to_string(&path).unwrap());
@@ -111,17 +144,35 @@ fn flows_match_tshark_conversations_on_every_capture() {
                 continue;
             }
             let p: Vec<&str> = conv.split_whitespace().collect();
-            let key = (p[0].to_string(), p[1].to_string(), p[2].parse().unwrap(), p[3].to_string(), p[4].parse().unwrap());
-            let v = theirs.get_mut(&key).expect("known difference names a real conversation");
+            let key = (
+                p[0].to_string(),
+                p[1].to_string(),
+                p[2].parse().unwrap(),
+                p[3].to_string(),
+                p[4].parse().unwrap(),
+            );
+            let v = theirs
+                .get_mut(&key)
+                .expect("known difference names a real conversation");
             v[0].0 += d1;
             v[0].1 += d2;
         }
         checked += 1;
         if frags == 0 {
             if ours != theirs {
-                let only_ours: Vec<_> = ours.iter().filter(|(k, v)| theirs.get(*k) != Some(v)).take(5).collect();
-                let only_theirs: Vec<_> = theirs.iter().filter(|(k, v)| ours.get(*k) != Some(v)).take(5).collect();
-                failures.push(format!("{name}:\n  exaudit: {only_ours:?}\n  tshark:  {only_theirs:?}"));
+                let only_ours: Vec<_> = ours
+                    .iter()
+                    .filter(|(k, v)| theirs.get(*k) != Some(v))
+                    .take(5)
+                    .collect();
+                let only_theirs: Vec<_> = theirs
+                    .iter()
+                    .filter(|(k, v)| ours.get(*k) != Some(v))
+                    .take(5)
+                    .collect();
+                failures.push(format!(
+                    "{name}:\n  exaudit: {only_ours:?}\n  tshark:  {only_theirs:?}"
+                ));
             }
         } else {
             let ours_keys: Vec<_> = ours.keys().collect();
@@ -137,8 +188,17 @@ fn flows_match_tshark_conversations_on_every_capture() {
             }
         }
     }
-    assert!(checked >= 30, "only {checked} expected files found in {}", dir.display());
-    assert!(failures.is_empty(), "{} of {checked} captures differ from tshark:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        checked >= 30,
+        "only {checked} expected files found in {}",
+        dir.display()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} captures differ from tshark:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -158,8 +218,15 @@ fn idle_timeout_splits_a_long_udp_conversation() {
             hosts == ["192.168.1.2", "212.242.33.35"]
         })
         .collect();
-    assert!(sip.len() > 1, "expected the idle conversation to be split, got {} flow(s)", sip.len());
-    let total: u64 = sip.iter().map(|f| f["c2s_packets"].as_u64().unwrap() + f["s2c_packets"].as_u64().unwrap()).sum();
+    assert!(
+        sip.len() > 1,
+        "expected the idle conversation to be split, got {} flow(s)",
+        sip.len()
+    );
+    let total: u64 = sip
+        .iter()
+        .map(|f| f["c2s_packets"].as_u64().unwrap() + f["s2c_packets"].as_u64().unwrap())
+        .sum();
     assert_eq!(total, 63);
     let summary = common::of_type(&objs, "summary")[0];
     assert!(summary["expired"].as_u64().unwrap() >= sip.len() as u64 - 1);

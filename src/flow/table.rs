@@ -497,7 +497,6 @@ mod tests {
     use super::*;
     use crate::decode::tcp_flags::{ACK, FIN, RST, SYN};
     use crate::decode::{v4_addr, Tuple};
-    use std::hash::BuildHasher;
 
     struct Harness {
         table: FlowTable,
@@ -554,7 +553,7 @@ mod tests {
             src: c2s.dst,
             dst: c2s.src,
             proto: PROTO_TCP,
-            sport: sport,
+            sport,
             dport: cport,
         };
         (c2s, s2c)

@@ -260,18 +260,6 @@ pub fn render(format: Format, audit: &crate::audit::Audit, out: &mut dyn Write) 
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_has_microseconds() {
-        assert_eq!(rfc3339(1_500_000_000_123_456_789), "2017-07-14T02:40:00.123456Z");
-        assert_eq!(rfc3339(1_500_000_000_000_000_000), "2017-07-14T02:40:00.000000Z");
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
-    }
-}
-
 /// A titled table of text cells, rendered by `table` and `markdown` alike.
 pub struct Section {
     pub title: String,
@@ -644,4 +632,16 @@ pub fn fact_text(app: &serde_json::Map<String, serde_json::Value>) -> String {
         }
     }
     p.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_has_microseconds() {
+        assert_eq!(rfc3339(1_500_000_000_123_456_789), "2017-07-14T02:40:00.123456Z");
+        assert_eq!(rfc3339(1_500_000_000_000_000_000), "2017-07-14T02:40:00.000000Z");
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
+    }
 }

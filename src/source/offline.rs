@@ -79,6 +79,9 @@ impl FileStats {
     }
 }
 
+/// A record's timestamp, link (None: unsupported), link-type number, bytes, wire length.
+type Frame<'a> = (i64, Option<LinkType>, u32, &'a [u8], u32);
+
 struct Iface {
     link: Option<LinkType>,
     linktype: u32,
@@ -161,7 +164,7 @@ pub fn read_file(
         let offset = reader.consumed() as u64;
         match reader.next() {
             Ok((len, block)) => {
-                let mut frame: Option<(i64, Option<LinkType>, u32, &[u8], u32)> = None;
+                let mut frame: Option<Frame<'_>> = None;
                 match block {
                     PcapBlockOwned::LegacyHeader(h) => {
                         // The upper bits of the field carry FCS flags (libpcap's LT_LINKTYPE).
@@ -349,7 +352,9 @@ mod tests {
         f
     }
 
-    fn read_all(path: &Path) -> (Vec<(i64, LinkType, usize, u32)>, FileStats, Option<InputError>) {
+    type Frames = Vec<(i64, LinkType, usize, u32)>;
+
+    fn read_all(path: &Path) -> (Frames, FileStats, Option<InputError>) {
         let mut frames = Vec::new();
         let (stats, err) = read_file(
             path,

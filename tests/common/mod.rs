@@ -28,7 +28,10 @@ pub fn capture(name: &str) -> PathBuf {
         return local;
     }
     let public = public_captures().join(name);
-    assert!(public.exists(), "capture {name} not found in captures/ nor ../shared/captures/public");
+    assert!(
+        public.exists(),
+        "capture {name} not found in captures/ nor ../shared/captures/public"
+    );
     public
 }
 
@@ -52,7 +55,11 @@ pub fn read_ndjson(files: &[&Path], extra: &[&str]) -> (Vec<serde_json::Value>, 
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad ndjson line {l:?}: {e}")))
         .collect();
-    (objs, out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        objs,
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 pub fn of_type<'a>(objs: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {

@@ -28,13 +28,21 @@ impl Default for Pcap {
 impl Pcap {
     pub fn new() -> Pcap {
         let mut buf = Vec::new();
-        for x in [0xa1b2c3d4u32.to_le_bytes().as_slice(), &2u16.to_le_bytes(), &4u16.to_le_bytes()] {
+        for x in [
+            0xa1b2c3d4u32.to_le_bytes().as_slice(),
+            &2u16.to_le_bytes(),
+            &4u16.to_le_bytes(),
+        ] {
             buf.extend_from_slice(x);
         }
         buf.extend_from_slice(&[0u8; 8]);
         buf.extend_from_slice(&65535u32.to_le_bytes());
         buf.extend_from_slice(&1u32.to_le_bytes());
-        Pcap { buf, ts_us: 1_700_000_000_000_000, next_port: 40000 }
+        Pcap {
+            buf,
+            ts_us: 1_700_000_000_000_000,
+            next_port: 40000,
+        }
     }
 
     fn record(&mut self, frame: &[u8]) {
@@ -51,11 +59,35 @@ impl Pcap {
         self.ts_us += secs * 1_000_000;
     }
 
-    pub fn tcp(&mut self, src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, seq: u32, ack: u32, payload: &[u8]) {
+    #[allow(clippy::too_many_arguments)]
+    pub fn tcp(
+        &mut self,
+        src: Ipv4Addr,
+        sport: u16,
+        dst: Ipv4Addr,
+        dport: u16,
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        payload: &[u8],
+    ) {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x08, 0x00]);
         let total = (20 + 20 + payload.len()) as u16;
-        f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, 6, 0, 0]);
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0x40,
+            0,
+            64,
+            6,
+            0,
+            0,
+        ]);
         f.extend_from_slice(&src.octets());
         f.extend_from_slice(&dst.octets());
         f.extend_from_slice(&sport.to_be_bytes());
@@ -71,7 +103,20 @@ impl Pcap {
         let mut f = vec![0u8; 12];
         f.extend_from_slice(&[0x08, 0x00]);
         let total = (20 + 8 + payload.len()) as u16;
-        f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0x40, 0, 64, 17, 0, 0]);
+        f.extend_from_slice(&[
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            1,
+            0x40,
+            0,
+            64,
+            17,
+            0,
+            0,
+        ]);
         f.extend_from_slice(&src.octets());
         f.extend_from_slice(&dst.octets());
         f.extend_from_slice(&sport.to_be_bytes());
@@ -89,7 +134,13 @@ impl Pcap {
 
     /// A whole TCP conversation: handshake, the exchanges (client first, then
     /// server answers, in order), and a FIN close from both sides.
-    pub fn conversation(&mut self, client: Ipv4Addr, server: Ipv4Addr, port: u16, exchanges: &[(&[u8], &[u8])]) {
+    pub fn conversation(
+        &mut self,
+        client: Ipv4Addr,
+        server: Ipv4Addr,
+        port: u16,
+        exchanges: &[(&[u8], &[u8])],
+    ) {
         let cp = self.port();
         let (mut cs, mut ss) = (1000u32, 5000u32);
         self.tcp(client, cp, server, port, SYN, cs, 0, b"");
@@ -161,7 +212,10 @@ pub fn tcp_payloads(path: &Path, port: u16) -> Vec<(bool, Vec<u8>)> {
         let ihl = ((frame[14] & 0x0f) as usize) * 4;
         let total = u16::from_be_bytes([frame[16], frame[17]]) as usize;
         let tcp = &frame[14 + ihl..14 + total];
-        let (sp, dp) = (u16::from_be_bytes([tcp[0], tcp[1]]), u16::from_be_bytes([tcp[2], tcp[3]]));
+        let (sp, dp) = (
+            u16::from_be_bytes([tcp[0], tcp[1]]),
+            u16::from_be_bytes([tcp[2], tcp[3]]),
+        );
         let doff = ((tcp[12] >> 4) as usize) * 4;
         let flags = tcp[13];
         if dp == port && flags & SYN != 0 && flags & ACK == 0 && client_port.is_none() {
@@ -188,7 +242,13 @@ impl Pcap {
     pub fn replay(&mut self, client: Ipv4Addr, server: Ipv4Addr, port: u16, segments: &[(bool, Vec<u8>)]) {
         let ex: Vec<(&[u8], &[u8])> = segments
             .iter()
-            .map(|(c, p)| if *c { (p.as_slice(), &b""[..]) } else { (&b""[..], p.as_slice()) })
+            .map(|(c, p)| {
+                if *c {
+                    (p.as_slice(), &b""[..])
+                } else {
+                    (&b""[..], p.as_slice())
+                }
+            })
             .collect();
         self.conversation(client, server, port, &ex);
     }
