@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The main job: builds exaudit and audits a bundled capture with the embedded
-# default rules. Extra arguments are passed to `exaudit read`.
+# The main job: builds exaudit and audits a bundled capture (a lab Exchange
+# site with an Edge, plus an Edge bypass and an exposed endpoint mapper) with
+# the embedded default rules. Extra arguments are passed to `exaudit read`,
+# e.g. `--format markdown`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --release --quiet
-capture=captures/edge-topology.pcap
-[ -e "$capture" ] || capture=../shared/captures/public/zeek__dce-rpc__mapi.pcap
-exec ./target/release/exaudit read "$capture" --format table "$@"
+exec ./target/release/exaudit read captures/edge-bypass.pcap --topology captures/site-edge.toml --format table "$@"

@@ -494,3 +494,13 @@ fn a_syn_flood_from_the_internet_is_a_handful_of_findings() {
     assert_eq!(bypass[0]["evidence"]["clients_distinct"], 5000);
     assert!(bypass[0]["flows"].as_array().unwrap().len() <= 20);
 }
+
+#[test]
+fn readme_example_audit_is_current() {
+    let cap = common::capture("edge-bypass.pcap");
+    let out = common::exaudit(&["read", cap.to_str().unwrap(), "--topology", site().to_str().unwrap(), "-f", "markdown"]);
+    let now = String::from_utf8(out.stdout).unwrap();
+    let committed = std::fs::read_to_string(common::repo().join("docs/example-audit.md")).unwrap();
+    let strip = |t: &str| t.lines().filter(|l| !l.contains("packets/s")).map(str::to_string).collect::<Vec<_>>();
+    assert_eq!(strip(&now), strip(&committed), "regenerate docs/example-audit.md (see README)");
+}
