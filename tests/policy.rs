@@ -497,8 +497,11 @@ fn a_syn_flood_from_the_internet_is_a_handful_of_findings() {
 
 #[test]
 fn readme_example_audit_is_current() {
-    let cap = common::capture("edge-bypass.pcap");
-    let out = common::exaudit(&["read", cap.to_str().unwrap(), "--topology", site().to_str().unwrap(), "-f", "markdown"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_exaudit"))
+        .current_dir(common::repo())
+        .args(["read", "captures/edge-bypass.pcap", "--topology", "captures/site-edge.toml", "-f", "markdown"])
+        .output()
+        .unwrap();
     let now = String::from_utf8(out.stdout).unwrap();
     let committed = std::fs::read_to_string(common::repo().join("docs/example-audit.md")).unwrap();
     let strip = |t: &str| t.lines().filter(|l| !l.contains("packets/s")).map(str::to_string).collect::<Vec<_>>();
