@@ -114,7 +114,7 @@ ns_down() {
 
 cleanup() {
   set +e
-  if [[ -n $TCPDUMP_PID ]]; then kill -INT "$TCPDUMP_PID" 2>/dev/null; wait "$TCPDUMP_PID" 2>/dev/null; fi
+  if [[ -n $TCPDUMP_PID ]]; then kill -TERM "$TCPDUMP_PID" 2>/dev/null; wait "$TCPDUMP_PID" 2>/dev/null; fi
   [[ ${#IPT_RULE[@]} -gt 0 ]] && in_ns iptables -D "${IPT_RULE[@]}" 2>/dev/null
   if [[ -n $SAMBA_PID ]]; then
     kill -TERM "$SAMBA_PID" 2>/dev/null
@@ -339,7 +339,10 @@ EOF
 cap_start() {   # NAME
   local f=$W/$1.pcap
   rm -f "$f"
-  in_ns tcpdump -i lo -n -s 0 -U -Z root -w "$f" "host $DC" 2>"$W/$1.tcpdump.log" &
+  # Not through a shell function: $! must be tcpdump itself (ip netns exec
+  # execs it), and background jobs of a script ignore SIGINT, so stop it
+  # with SIGTERM (tcpdump flushes and closes the file on TERM as on INT).
+  ip netns exec "$NS" tcpdump -i lo -n -s 0 -U -Z root -w "$f" "host $DC" 2>"$W/$1.tcpdump.log" &
   TCPDUMP_PID=$!
   local i
   for i in $(seq 1 50); do
@@ -351,7 +354,7 @@ cap_start() {   # NAME
 
 cap_stop() {    # NAME
   sleep 1
-  kill -INT "$TCPDUMP_PID" 2>/dev/null || true
+  kill -TERM "$TCPDUMP_PID" 2>/dev/null || true
   wait "$TCPDUMP_PID" 2>/dev/null || true
   TCPDUMP_PID=""
   local f=$W/$1.pcap size
