@@ -507,3 +507,37 @@ fn readme_example_audit_is_current() {
     let strip = |t: &str| t.lines().filter(|l| !l.contains("packets/s")).map(str::to_string).collect::<Vec<_>>();
     assert_eq!(strip(&now), strip(&committed), "regenerate docs/example-audit.md (see README)");
 }
+
+#[test]
+fn each_exchange_http_path_gets_its_purpose() {
+    // curl against nginx: one cleartext request per Exchange path, and HTTPS with SNI.
+    let objs = audit(&[&common::capture("http-exchange-paths.pcap")], Some(&site()));
+    let flows = common::of_type(&objs, "flow");
+    let purpose_of = |path: &str| -> Vec<String> {
+        flows
+            .iter()
+            .filter(|f| f["app"]["http"]["requests"][0]["path"].as_str().is_some_and(|p| p.starts_with(path)))
+            .map(|f| f["purpose"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (path, purpose) in [
+        ("/owa/", "owa"),
+        ("/EWS/", "ews"),
+        ("/mapi/", "mapi-http"),
+        ("/Microsoft-Server-ActiveSync", "activesync"),
+        ("/autodiscover/", "autodiscover"),
+        ("/OAB/", "oab"),
+        ("/rpc/rpcproxy.dll", "outlook-anywhere"),
+    ] {
+        let p = purpose_of(path);
+        assert!(!p.is_empty() && p.iter().all(|x| x == purpose), "{path}: {p:?}");
+    }
+    let rpc_in = flows.iter().find(|f| f["app"]["http"]["requests"][0]["method"] == "RPC_IN_DATA").unwrap();
+    assert_eq!(rpc_in["purpose"], "outlook-anywhere");
+    let tls: Vec<_> = flows.iter().filter(|f| f["server_port"] == 443).collect();
+    assert!(tls.iter().all(|f| f["app"]["tls"]["sni"] == "mail.lab.test"));
+    // The OWA request on 80 answered by a redirect to https is not cleartext content.
+    let owa = flows.iter().find(|f| f["purpose"] == "owa").unwrap();
+    assert_eq!(owa["app"]["http"]["redirect_to_https"], true);
+    assert!(owa["findings"].as_array().unwrap().is_empty(), "{owa}");
+}
