@@ -499,13 +499,29 @@ fn a_syn_flood_from_the_internet_is_a_handful_of_findings() {
 fn readme_example_audit_is_current() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_exaudit"))
         .current_dir(common::repo())
-        .args(["read", "captures/edge-bypass.pcap", "--topology", "captures/site-edge.toml", "-f", "markdown"])
+        .args([
+            "read",
+            "captures/edge-bypass.pcap",
+            "--topology",
+            "captures/site-edge.toml",
+            "-f",
+            "markdown",
+        ])
         .output()
         .unwrap();
     let now = String::from_utf8(out.stdout).unwrap();
     let committed = std::fs::read_to_string(common::repo().join("docs/example-audit.md")).unwrap();
-    let strip = |t: &str| t.lines().filter(|l| !l.contains("packets/s")).map(str::to_string).collect::<Vec<_>>();
-    assert_eq!(strip(&now), strip(&committed), "regenerate docs/example-audit.md (see README)");
+    let strip = |t: &str| {
+        t.lines()
+            .filter(|l| !l.contains("packets/s"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        strip(&now),
+        strip(&committed),
+        "regenerate docs/example-audit.md (see README)"
+    );
 }
 
 #[test]
@@ -516,7 +532,11 @@ fn each_exchange_http_path_gets_its_purpose() {
     let purpose_of = |path: &str| -> Vec<String> {
         flows
             .iter()
-            .filter(|f| f["app"]["http"]["requests"][0]["path"].as_str().is_some_and(|p| p.starts_with(path)))
+            .filter(|f| {
+                f["app"]["http"]["requests"][0]["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with(path))
+            })
             .map(|f| f["purpose"].as_str().unwrap().to_string())
             .collect()
     };
@@ -532,7 +552,10 @@ fn each_exchange_http_path_gets_its_purpose() {
         let p = purpose_of(path);
         assert!(!p.is_empty() && p.iter().all(|x| x == purpose), "{path}: {p:?}");
     }
-    let rpc_in = flows.iter().find(|f| f["app"]["http"]["requests"][0]["method"] == "RPC_IN_DATA").unwrap();
+    let rpc_in = flows
+        .iter()
+        .find(|f| f["app"]["http"]["requests"][0]["method"] == "RPC_IN_DATA")
+        .unwrap();
     assert_eq!(rpc_in["purpose"], "outlook-anywhere");
     let tls: Vec<_> = flows.iter().filter(|f| f["server_port"] == 443).collect();
     assert!(tls.iter().all(|f| f["app"]["tls"]["sni"] == "mail.lab.test"));
