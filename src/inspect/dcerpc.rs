@@ -29,6 +29,7 @@
     clippy::cast_possible_truncation
 )]
 
+use super::{is_false, is_zero};
 use super::{Parsed, Streams};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -405,14 +406,6 @@ pub struct DcerpcFacts {
     /// Malformed PDUs, bodies, stubs or towers.
     #[serde(skip_serializing_if = "is_zero")]
     pub anomalies: u32,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 fn bump(n: &mut u32) {

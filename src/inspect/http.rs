@@ -18,6 +18,7 @@
 )]
 
 use super::auth::{find_kerberos, find_ntlmssp, parse_ntlmssp_header, NtlmMessage};
+use super::is_false;
 use super::{Parsed, Streams};
 use base64::Engine as _;
 
@@ -112,10 +113,6 @@ pub struct HttpFacts {
     /// Bytes that are not HTTP came where a message should start (anomaly).
     #[serde(skip_serializing_if = "is_false")]
     pub invalid: bool,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 // ---------------------------------------------------------------- heads

@@ -12,6 +12,7 @@
 )]
 
 use super::auth::{find_kerberos, find_ntlmssp};
+use super::{is_false, is_zero};
 use super::{Parsed, Streams};
 
 /// LDAP messages read per direction, at most.
@@ -94,14 +95,6 @@ pub struct LdapFacts {
     /// bytes, for the TLS inspector. Not part of the output.
     #[serde(skip)]
     pub tls_offsets: Option<(usize, usize)>,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 // ---------------------------------------------------------------- BER

@@ -31,6 +31,16 @@ pub mod pop3_imap;
 pub mod smtp;
 pub mod tls;
 
+/// For `skip_serializing_if`: leave false flags out of the output.
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// For `skip_serializing_if`: leave zero counters out of the output.
+pub(crate) fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// Everything the inspectors learnt about one flow (the `app` field).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct AppFacts {

@@ -11,6 +11,7 @@ use super::smtp::text::{
     contains_ci, is_sasl_response, parse_decimal, parse_line, push_bounded, sanitize, split_word, token,
     Cursor,
 };
+use super::{is_false, is_zero};
 use super::{Parsed, Streams};
 use serde::Serialize;
 
@@ -133,14 +134,6 @@ pub struct ImapFacts {
     /// Tagged BAD answers.
     #[serde(skip_serializing_if = "is_zero")]
     pub bad_answers: u32,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 /// POP3 facts, or `None` when the streams are not POP3.

@@ -15,6 +15,7 @@
 //! (Cisco ASA/PIX ESMTP inspection masks all but `220` and a few digits) and
 //! EHLO keywords or client verbs rewritten as runs of `X` (`250-XXXXXXXA`).
 
+use super::{is_false, is_zero};
 use super::{Parsed, Streams};
 use serde::Serialize;
 
@@ -147,14 +148,6 @@ pub struct SmtpRejection {
     pub command: String,
     /// The reply code.
     pub code: u16,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 /// SMTP facts from the first bytes of both directions, or `None` when the

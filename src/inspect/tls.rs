@@ -15,6 +15,7 @@
     clippy::cast_possible_truncation
 )]
 
+use super::{is_false, is_zero};
 use super::{Parsed, Streams};
 use tls_parser::{
     parse_tls_client_hello_extension, parse_tls_handshake_client_hello, parse_tls_server_hello_extension,
@@ -97,14 +98,6 @@ pub struct TlsFacts {
     /// highest version offered below TLS 1.2.
     #[serde(skip_serializing_if = "is_false")]
     pub weak: bool,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 /// What a ClientHello offers.
