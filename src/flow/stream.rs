@@ -70,6 +70,10 @@ impl StreamBuf {
         let start = have - off;
         if let Some(new) = payload.get(start..) {
             let room = cap - have;
+            if self.data.capacity() == 0 {
+                // One allocation for most streams: the first segment, doubled, up to the cap.
+                self.data.reserve(cap.min(new.len().saturating_mul(2).max(256)));
+            }
             self.data
                 .extend_from_slice(new.get(..new.len().min(room)).unwrap_or_default());
         }

@@ -375,7 +375,8 @@ impl FlowTable {
     }
 
     /// Evicts one flow: among the next 64 occupied slots after a rotating
-    /// cursor, the one with the fewest packets, oldest last activity first.
+    /// cursor, the one with the fewest packets, oldest last activity first;
+    /// a one-packet flow (a scan or flood probe) is taken at once.
     fn evict_one(&mut self, hasher: &impl Fn(&FlowKey) -> u64, ended: &mut impl FnMut(Flow, EndReason)) {
         let n = self.slab.len();
         if n == 0 {
@@ -391,13 +392,16 @@ impl FlowTable {
                     best = Some(cand);
                 }
                 seen += 1;
-                if seen >= 64 {
+                if seen >= 64 || cand.0 <= 1 {
                     break;
                 }
             }
-            i = (i + 1) % n;
+            i += 1;
+            if i == n {
+                i = 0;
+            }
         }
-        self.evict_cursor = (i + 1) % n;
+        self.evict_cursor = if i + 1 >= n { 0 } else { i + 1 };
         if let Some((_, _, slot)) = best {
             let Some(key) = self.slab.get(slot).and_then(|f| f.as_ref()).map(|f| f.key) else {
                 return;
