@@ -41,25 +41,27 @@ pub(crate) fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// Everything the inspectors learnt about one flow (the `app` field).
+/// Everything the inspectors learnt about one flow (the `app` field). Each
+/// protocol's facts are boxed: a flow has one or two of them, and the
+/// audit keeps every ended flow, so the empty struct must stay small.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct AppFacts {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub smtp: Option<smtp::SmtpFacts>,
+    pub smtp: Option<Box<smtp::SmtpFacts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pop3: Option<pop3_imap::Pop3Facts>,
+    pub pop3: Option<Box<pop3_imap::Pop3Facts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub imap: Option<pop3_imap::ImapFacts>,
+    pub imap: Option<Box<pop3_imap::ImapFacts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub tls: Option<tls::TlsFacts>,
+    pub tls: Option<Box<tls::TlsFacts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub http: Option<http::HttpFacts>,
+    pub http: Option<Box<http::HttpFacts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ldap: Option<ldap::LdapFacts>,
+    pub ldap: Option<Box<ldap::LdapFacts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub dcerpc: Option<dcerpc::DcerpcFacts>,
+    pub dcerpc: Option<Box<dcerpc::DcerpcFacts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub auth: Option<auth::AuthFacts>,
+    pub auth: Option<Box<auth::AuthFacts>>,
     /// Bytes seen per direction were cut at the inspection cap or by a gap.
     #[serde(skip)]
     pub gap: bool,
@@ -113,22 +115,22 @@ pub fn inspect_flow(s: &Streams<'_>, epm: &dcerpc::Uuid) -> AppFacts {
         return f;
     }
     if tls::looks_like_tls(s.c2s) {
-        f.tls = tls::inspect_tls(s);
+        f.tls = tls::inspect_tls(s).map(Box::new);
     } else if http::looks_like_http_request(s.c2s) {
-        f.http = http::inspect_http(s);
+        f.http = http::inspect_http(s).map(Box::new);
         if dcerpc::rpc_over_http_method(s.c2s).is_some() {
-            f.dcerpc = dcerpc::inspect_dcerpc(s, epm);
+            f.dcerpc = dcerpc::inspect_dcerpc(s, epm).map(Box::new);
         }
     } else if dcerpc::looks_like_dcerpc(s.c2s) || dcerpc::is_ncacn_http_greeting(s.s2c) {
-        f.dcerpc = dcerpc::inspect_dcerpc(s, epm);
+        f.dcerpc = dcerpc::inspect_dcerpc(s, epm).map(Box::new);
     } else if let Some(smtp) = smtp::inspect_smtp(s) {
-        f.smtp = Some(smtp);
+        f.smtp = Some(Box::new(smtp));
     } else if let Some(p) = pop3_imap::inspect_pop3(s) {
-        f.pop3 = Some(p);
+        f.pop3 = Some(Box::new(p));
     } else if let Some(i) = pop3_imap::inspect_imap(s) {
-        f.imap = Some(i);
+        f.imap = Some(Box::new(i));
     } else {
-        f.ldap = ldap::inspect_ldap(s);
+        f.ldap = ldap::inspect_ldap(s).map(Box::new);
     }
     // STARTTLS: the handshake follows the upgrade command in both directions.
     if f.tls.is_none() && f.tls_negotiated() == Some(true) {
@@ -143,11 +145,11 @@ pub fn inspect_flow(s: &Streams<'_>, epm: &dcerpc::Uuid) -> AppFacts {
                 c2s: s.c2s.get(c..).unwrap_or_default(),
                 s2c: sc,
             };
-            f.tls = tls::inspect_tls(&inner);
+            f.tls = tls::inspect_tls(&inner).map(Box::new);
         }
     }
     if f.tls.is_none() {
-        f.auth = auth::inspect_auth(s).filter(|a| !a.is_empty());
+        f.auth = auth::inspect_auth(s).filter(|a| !a.is_empty()).map(Box::new);
     }
     f
 }
