@@ -5,8 +5,9 @@
 #   scripts/bench.sh                 2.7M-packet capture, all four tools
 #   scripts/bench.sh --quick         225k-packet capture (smoke run)
 #   scripts/bench.sh --packets-only  only the read limit and exaudit (no tshark/nDPI)
-#   scripts/bench.sh --flood         also a 10M-SYN flood capture (tshark skipped there
-#                                    unless FLOOD_TSHARK=1: it keeps state per packet)
+#   scripts/bench.sh --flood         also a 10M-SYN flood capture (tshark and ndpiReader
+#                                    skipped there unless FLOOD_COMPARE=1: both grow
+#                                    without bound on 10M flows; ndpiReader passed 24 GB)
 #   scripts/bench.sh --runs 3        run each tool 3 times, keep the fastest
 #   --regen: rewrite the captures; --no-build: use the binaries already built
 #
@@ -93,19 +94,33 @@ if [ "$FLOOD" -eq 1 ]; then
   FILES+=("$FLOODCAP")
 fi
 
+# Every measured process runs under `ulimit -v` so that a tool which grows
+# without bound fails alone instead of taking the machine down (default: half
+# the available memory, at most 8 GiB; override with MEM_CAP_GIB).
+if [ -z "${MEM_CAP_GIB:-}" ]; then
+  avail_kib=$(awk '/MemAvailable/{print $2}' /proc/meminfo)
+  MEM_CAP_GIB=$(awk -v a="$avail_kib" 'BEGIN{g=int(a/2/1048576); if (g>8) g=8; if (g<1) g=1; print g}')
+fi
+
 # ---------------------------------------------------------------- measuring
 # measure NAME OUTFILE CMD... : runs CMD (stdout to OUTFILE) RUNS times and
 # sets T (wall s), C (CPU s) and RSS (KiB) of the fastest run. Wall time is
 # taken with a nanosecond clock around the run (GNU time's %e has 10 ms steps);
-# CPU time and peak RSS come from GNU time.
+# CPU time and peak RSS come from GNU time. Returns non-zero if the command
+# failed (FAIL says how).
 measure() {
   local name=$1 out=$2; shift 2
   local tf="$BENCH/.time" best="" i
   for ((i = 1; i <= RUNS; i++)); do
     local t0 t1
     t0=$(date +%s%N)
-    if ! /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@" >"$out" 2>"$out.err"; then
-      echo "bench: $name failed:" >&2; tail -5 "$out.err" >&2; exit 1
+    local rc=0
+    (ulimit -v $((MEM_CAP_GIB * 1048576)) && exec /usr/bin/time -f '%e %U %S %M' -o "$tf" "$@") \
+      >"$out" 2>"$out.err" || rc=$?
+    if [ "$rc" -ne 0 ]; then
+      FAIL="exit $rc under a ${MEM_CAP_GIB} GiB memory cap (see $out.err)"
+      log "$name failed: $FAIL"; tail -3 "$out.err" >&2
+      return 1
     fi
     t1=$(date +%s%N)
     read -r e u s m < <(tail -n 1 "$tf")
@@ -122,6 +137,7 @@ row() { # tool seconds cpu rss_kib
   rows+=("$(awk -v t="$1" -v s="$2" -v c="$3" -v m="$4" -v p="$PKTS" -v b="$BYTES" 'BEGIN{
     printf "| %s | %.3f | %.2f | %.0f | %.0f | %.0f |", t, s, c, p/s, b/1e6/s, m/1024 }')")
 }
+failed_row() { rows+=("| $1 | failed: $2 | | | | |"); }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ printf "%.2f", a/b }'; }
 
 bench_file() {
@@ -132,7 +148,7 @@ bench_file() {
   rows=()
 
   # (a) the read limit
-  measure rawread "$BENCH/$base.rawread.out" "$BIN/examples/rawread" "$f"
+  measure rawread "$BENCH/$base.rawread.out" "$BIN/examples/rawread" "$f" || exit 1
   local line; line=$(cat "$BENCH/$base.rawread.out")
   PKTS=$(sed 's/.*packets=\([0-9]*\).*/\1/' <<<"$line")
   BYTES=$(sed 's/.*bytes=\([0-9]*\).*/\1/' <<<"$line")
@@ -141,9 +157,13 @@ bench_file() {
 
   # (b) exaudit, full pipeline, ndjson; the last record is the summary
   measure exaudit "$BENCH/$base.exaudit.ndjson" \
-    "$BIN/exaudit" read "$f" -f ndjson --no-progress
+    "$BIN/exaudit" read "$f" -f ndjson --no-progress || exit 1
   local ex_t=$T ex_rss=$RSS summary
   summary=$(tail -n 1 "$BENCH/$base.exaudit.ndjson")
+  # the flood's 10M flow records take ~4 GB: keep only the summary
+  if [ "$(stat -c %s "$BENCH/$base.exaudit.ndjson")" -gt $((256 << 20)) ]; then
+    echo "$summary" >"$BENCH/$base.exaudit.ndjson"
+  fi
   row "exaudit read -f ndjson" "$T" "$C" "$RSS"
   local s_pkts s_pps s_flows s_peak s_evict s_errs
   s_pkts=$(json_get "$summary" packets)
@@ -157,21 +177,27 @@ bench_file() {
   # (c) tshark, TCP conversation table
   local ts_t="" nd_t=""
   if [ "$PACKETS_ONLY" -eq 0 ]; then
-    if [ "$base" = "synflood-10m" ] && [ "${FLOOD_TSHARK:-0}" != 1 ]; then
-      log "tshark skipped on the flood (set FLOOD_TSHARK=1 to run it)"
+    if [ "$base" = "synflood-10m" ] && [ "${FLOOD_COMPARE:-0}" != 1 ]; then
+      log "tshark and ndpiReader skipped on the flood (FLOOD_COMPARE=1 runs them, capped at ${MEM_CAP_GIB} GiB)"
     else
-      measure tshark "$BENCH/$base.tshark.out" tshark -n -q -r "$f" -z conv,tcp
-      ts_t=$T
-      row "tshark -z conv,tcp" "$T" "$C" "$RSS"
-    fi
+      if measure tshark "$BENCH/$base.tshark.out" tshark -n -q -r "$f" -z conv,tcp; then
+        ts_t=$T
+        row "tshark -z conv,tcp" "$T" "$C" "$RSS"
+      else
+        failed_row "tshark -z conv,tcp" "$FAIL"
+      fi
 
-    # (d) ndpiReader; not -q: its closing statistics prove it read every packet
-    measure ndpiReader "$BENCH/$base.ndpi.out" ndpiReader -i "$f"
-    nd_t=$T
-    local nd_pk
-    nd_pk=$(awk '/IP packets:/{print $3; exit}' "$BENCH/$base.ndpi.out")
-    [ "$nd_pk" = "$PKTS" ] || log "WARNING: ndpiReader reports $nd_pk packets, the file has $PKTS"
-    row "ndpiReader" "$T" "$C" "$RSS"
+      # (d) ndpiReader; not -q: its closing statistics prove it read every packet
+      if measure ndpiReader "$BENCH/$base.ndpi.out" ndpiReader -i "$f"; then
+        nd_t=$T
+        local nd_pk
+        nd_pk=$(awk '/IP packets:/{print $3; exit}' "$BENCH/$base.ndpi.out")
+        [ "$nd_pk" = "$PKTS" ] || log "WARNING: ndpiReader reports $nd_pk packets, the file has $PKTS"
+        row "ndpiReader" "$T" "$C" "$RSS"
+      else
+        failed_row "ndpiReader" "$FAIL"
+      fi
+    fi
   fi
 
   echo
@@ -191,7 +217,7 @@ bench_file() {
   fi
 }
 
-echo "## exaudit throughput ($(date -u +%Y-%m-%d), $(nproc) CPUs, $(uname -m), runs per tool: $RUNS)"
+echo "## exaudit throughput ($(date -u +%Y-%m-%d), $(nproc) CPUs, $(uname -m), runs per tool: $RUNS, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 for f in "${FILES[@]}"; do
   bench_file "$f"
 done
