@@ -564,3 +564,22 @@ fn each_exchange_http_path_gets_its_purpose() {
     assert_eq!(owa["app"]["http"]["redirect_to_https"], true);
     assert!(owa["findings"].as_array().unwrap().is_empty(), "{owa}");
 }
+
+#[test]
+fn smtp_starttls_used_versus_plain() {
+    // swaks --tls to Postfix with a certificate, and swaks to Postfix without TLS.
+    let objs = audit(&[&common::capture("smtp-starttls.pcap")], Some(&site()));
+    let f = common::of_type(&objs, "flow")[0];
+    assert_eq!(f["app"]["smtp"]["starttls_offered"], true);
+    assert_eq!(f["app"]["smtp"]["starttls"], true);
+    assert!(
+        f["app"]["tls"]["version"].is_string(),
+        "the handshake after STARTTLS is read: {f}"
+    );
+    let objs = audit(&[&common::capture("smtp-plain.pcap")], Some(&site()));
+    let f = common::of_type(&objs, "flow")[0];
+    assert!(f["app"]["smtp"]["banner"].is_string());
+    assert!(f["app"]["smtp"].get("starttls").is_none(), "{f}");
+    assert!(f["app"]["smtp"].get("starttls_offered").is_none(), "{f}");
+    assert!(f["app"].get("tls").is_none());
+}
