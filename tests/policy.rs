@@ -522,6 +522,25 @@ fn readme_example_audit_is_current() {
         strip(&committed),
         "regenerate docs/example-audit.md (see README)"
     );
+    // The README embeds the same report (headings demoted by three levels).
+    let readme = std::fs::read_to_string(common::repo().join("README.md")).unwrap();
+    let start = readme.find("<!-- example-audit:start -->").unwrap();
+    let end = readme.find("<!-- example-audit:end -->").unwrap();
+    let got: Vec<String> = readme[start..end]
+        .lines()
+        .skip(1)
+        .map(|l| {
+            l.strip_prefix("###")
+                .map(str::to_string)
+                .unwrap_or_else(|| l.to_string())
+        })
+        .filter(|l| !l.contains("packets/s") && !l.is_empty())
+        .collect();
+    let want: Vec<String> = strip(&committed).into_iter().filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        got, want,
+        "README's example audit differs from docs/example-audit.md"
+    );
 }
 
 #[test]
