@@ -1,6 +1,7 @@
 //! The flow worker's side of the analysis: runs the inspectors over young
 //! flows, turns endpoint-mapper answers into expectations and links the
-//! connections that use them, and keeps every ended flow for the audit.
+//! connections that use them, and keeps every ended flow for the audit — or,
+//! for live capture, hands each one to a callback as it ends.
 
 use std::net::IpAddr;
 
@@ -47,7 +48,10 @@ pub struct Analyzer<'a> {
     facts: HashMap<u64, AppFacts>,
     /// Endpoint-mapper answers already turned into expectations, per live flow.
     epm_seen: HashMap<u64, usize>,
+    /// Ended flows, when no sink was given.
     pub ended: Vec<EndedFlow>,
+    /// Where ended flows go instead of `ended` (streaming mode).
+    sink: Option<Box<dyn FnMut(EndedFlow) + 'a>>,
 }
 
 impl<'a> Analyzer<'a> {
@@ -64,7 +68,25 @@ impl<'a> Analyzer<'a> {
             facts: HashMap::new(),
             epm_seen: HashMap::new(),
             ended: Vec::new(),
+            sink: None,
         }
+    }
+
+    /// An analyzer that keeps nothing: each ended flow is passed to `sink`
+    /// (live capture, where memory must stay bounded for days).
+    pub fn with_sink(
+        interfaces: &'a InterfaceTable,
+        inspect_bytes: usize,
+        sink: impl FnMut(EndedFlow) + 'a,
+    ) -> Analyzer<'a> {
+        let mut a = Analyzer::new(interfaces, inspect_bytes);
+        a.sink = Some(Box::new(sink));
+        a
+    }
+
+    /// Endpoint-mapper expectations waiting for their connection.
+    pub fn pending_expectations(&self) -> usize {
+        self.expect.len()
     }
 
     pub fn expect_stats(&self) -> crate::flow::expect::ExpectStats {
@@ -179,12 +201,16 @@ impl FlowHandler for Analyzer<'_> {
         let app = self.finish_inspection(&mut flow);
         let epm = self.links.remove(&flow.id);
         self.epm_seen.remove(&flow.id);
-        self.ended.push(EndedFlow {
+        let e = EndedFlow {
             flow,
             app,
             epm,
             reason,
-        });
+        };
+        match self.sink.as_mut() {
+            Some(sink) => sink(e),
+            None => self.ended.push(e),
+        }
     }
 }
 

@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Audit capture files (.pcap, .pcapng, optionally .gz).
     Read(ReadArgs),
+    /// Audit a network interface live (libpcap), e.g. a SPAN port, for days.
+    Live(LiveArgs),
     /// Validate or list the policy rules.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -130,4 +132,89 @@ pub struct FlowArgs {
     /// Flows inspected at once; beyond it new flows are tracked but not inspected (counted).
     #[arg(long, default_value_t = 65_536)]
     pub max_inspecting: usize,
+}
+
+/// A duration: a number with a unit `ms`, `s`, `m`, `h` or `d` (`90s`, `5m`,
+/// `2h`); a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration: write e.g. 60s, 5m, 2h, 1d"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        "d" => n * 86400.0,
+        u => return Err(format!("unknown unit {u:?} in {text:?}: use ms, s, m, h or d")),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        return Err(format!("{text:?} is not a positive duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Interface to capture on (see --list-interfaces).
+    #[arg(long, short = 'i', required_unless_present = "list_interfaces")]
+    pub interface: Option<String>,
+    /// List the interfaces libpcap can open, and exit.
+    #[arg(long)]
+    pub list_interfaces: bool,
+    /// Site topology (TOML); without it the roles are re-inferred from the traffic at each interval.
+    #[arg(long, short = 't')]
+    pub topology: Option<PathBuf>,
+    /// Folder of rule files replacing the embedded defaults.
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// With --rules: add the folder's rules to the defaults instead of replacing them.
+    #[arg(long, requires = "rules")]
+    pub extend_rules: bool,
+    /// Exchange generation assumed when the topology is inferred.
+    #[arg(long, default_value = "2019")]
+    pub exchange: String,
+    /// BPF capture filter (tcpdump syntax), applied in the kernel.
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Bytes kept of each packet (large enough for TLS hellos).
+    #[arg(long, default_value_t = 65535)]
+    pub snaplen: i32,
+    /// Kernel capture buffer, MiB (default: libpcap's, 2 MiB on Linux).
+    #[arg(long)]
+    pub buffer_size: Option<u32>,
+    /// Do not put the interface in promiscuous mode.
+    #[arg(long)]
+    pub no_promisc: bool,
+    /// How often a compact audit is printed (packets/s, drops, purposes, new findings).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    /// Stop after this long (default: until SIGINT/SIGTERM).
+    #[arg(long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Write the flows (NDJSON, one line per flow as it ends), then the findings and the summary, here (default: standard output).
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Write the periodic and final audits here instead of standard error.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Write the packets of flows that raised findings to this pcap file.
+    #[arg(long)]
+    pub evidence: Option<PathBuf>,
+    /// With --evidence: packets kept from the start of each flow.
+    #[arg(long, default_value_t = 20)]
+    pub evidence_packets: u32,
+    /// With --evidence: most bytes written to the evidence file.
+    #[arg(long, default_value_t = 256 << 20)]
+    pub evidence_max_bytes: u64,
+    /// When started as root: user to switch to once the interface is open.
+    #[arg(long, default_value = "nobody")]
+    pub user: String,
+    #[command(flatten)]
+    pub flow: FlowArgs,
 }

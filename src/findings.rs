@@ -17,6 +17,11 @@ use crate::topology::{Role, RoleSet};
 pub const MAX_FLOW_IDS: usize = 20;
 /// Distinct client addresses listed per finding.
 pub const MAX_CLIENTS: usize = 5;
+/// Distinct findings kept by the streaming API ([`Findings::streaming`]);
+/// hits on further ones are counted in [`Findings::overflow`].
+pub const MAX_FINDINGS: usize = 10_000;
+/// Server endpoints remembered as accepting connections in streaming mode.
+pub const MAX_ACCEPTING: usize = 65_536;
 
 /// A finding as the output contract prints it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -95,12 +100,20 @@ struct Hit {
     detail: Option<String>,
 }
 
-/// Collects findings over flows.
+/// Collects findings over flows: all at once ([`Findings::evaluate`]), or
+/// one flow at a time as flows end ([`Findings::streaming`] and
+/// [`Findings::observe`]), with ids fixed when a finding first appears.
 #[derive(Default)]
 pub struct Findings {
     acc: BTreeMap<Key, Acc>,
     /// Per flow (index in the input): the keys of the findings it supports.
     per_flow: Vec<Vec<Key>>,
+    /// Streaming: server endpoints seen accepting (bounded).
+    accepting: hashbrown::HashSet<(IpAddr, u16, u8)>,
+    /// Streaming: most distinct findings kept.
+    max: usize,
+    /// Streaming: hits on findings not kept because `max` was reached.
+    pub overflow: u64,
 }
 
 /// A server address and port that accepted a TCP connection somewhere.
@@ -158,8 +171,8 @@ impl Findings {
         is_unrestricted: impl Fn(RoleSet, RoleSet) -> bool,
     ) -> Findings {
         let mut me = Findings {
-            acc: BTreeMap::new(),
             per_flow: vec![Vec::new(); flows.len()],
+            ..Findings::default()
         };
         // Server ports seen accepting connections anywhere: a REJ there is a restriction.
         let mut accepting: hashbrown::HashSet<(IpAddr, u16, u8)> = hashbrown::HashSet::new();
@@ -172,13 +185,73 @@ impl Findings {
         for (i, (f, c)) in flows.iter().zip(classes).enumerate() {
             let hits = check(f, c, &accepting, &is_unrestricted);
             for h in hits {
-                me.add(i, f, c, h);
+                me.add(Some(i), f, c, h);
             }
         }
         me
     }
 
-    fn add(&mut self, i: usize, f: &EndedFlow, c: &Classified<'_>, h: Hit) {
+    /// An empty collector for [`Findings::observe`], keeping at most `max`
+    /// distinct findings.
+    pub fn streaming(max: usize) -> Findings {
+        Findings {
+            max,
+            ..Findings::default()
+        }
+    }
+
+    /// Streaming: evaluates one ended flow and returns the ids of the
+    /// findings it supports. Ids are `F<n>` in order of first appearance and
+    /// never change. A REJ counts against a port only if that port was seen
+    /// accepting before (up to [`MAX_ACCEPTING`] endpoints are remembered);
+    /// the batch [`Findings::evaluate`] also sees later acceptances.
+    pub fn observe(
+        &mut self,
+        f: &EndedFlow,
+        c: &Classified<'_>,
+        is_unrestricted: impl Fn(RoleSet, RoleSet) -> bool,
+    ) -> Vec<String> {
+        if accepted(f) && self.accepting.len() < MAX_ACCEPTING {
+            let (_, (s, p)) = endpoints(&f.flow);
+            self.accepting.insert((s, p, f.flow.key.proto));
+        }
+        let hits = check(f, c, &self.accepting, &is_unrestricted);
+        let mut ids = Vec::new();
+        for h in hits {
+            if let Some(order) = self.add(None, f, c, h) {
+                let id = format!("F{}", order + 1);
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids
+    }
+
+    /// Distinct findings so far.
+    pub fn len(&self) -> usize {
+        self.acc.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.acc.is_empty()
+    }
+
+    /// Streaming: the findings so far, most severe first, with the ids
+    /// [`Findings::observe`] gave them; `since` = n keeps only the findings
+    /// that appeared after the first n.
+    pub fn snapshot(&self, since: usize) -> Vec<Finding> {
+        let mut entries: Vec<(&Key, &Acc)> = self.acc.iter().filter(|(_, a)| a.order >= since).collect();
+        entries.sort_by(|a, b| b.1.severity.cmp(&a.1.severity).then(a.1.order.cmp(&b.1.order)));
+        entries
+            .into_iter()
+            .map(|(k, a)| to_finding(format!("F{}", a.order + 1), k, a))
+            .collect()
+    }
+
+    /// Adds a hit; returns the finding's order of appearance, or `None`
+    /// when a new finding was refused at the streaming cap.
+    fn add(&mut self, i: Option<usize>, f: &EndedFlow, c: &Classified<'_>, h: Hit) -> Option<usize> {
         let ((client, _), (server, _)) = endpoints(&f.flow);
         // Outside clients are aggregated: a scan or flood is one finding per service.
         let client_key = if internal(c.client_roles) {
@@ -193,6 +266,10 @@ impl Findings {
             service: service_of(f, c),
         };
         let order = self.acc.len();
+        if self.max > 0 && order >= self.max && !self.acc.contains_key(&key) {
+            self.overflow += 1;
+            return None;
+        }
         let a = self.acc.entry(key.clone()).or_insert_with(|| Acc {
             severity: h.severity,
             reference: h.reference.clone(),
@@ -238,11 +315,13 @@ impl Findings {
                 a.details.push(d);
             }
         }
-        if let Some(v) = self.per_flow.get_mut(i) {
+        let order = a.order;
+        if let Some(v) = i.and_then(|i| self.per_flow.get_mut(i)) {
             if !v.contains(&key) {
                 v.push(key);
             }
         }
+        Some(order)
     }
 
     /// The findings, most severe first, with stable ids, and per input flow
@@ -255,32 +334,7 @@ impl Findings {
         for (n, (k, a)) in entries.iter().enumerate() {
             let id = format!("F{}", n + 1);
             ids.insert(k, id.clone());
-            out.push(Finding {
-                record: "finding",
-                id,
-                kind: k.kind.as_str(),
-                severity: a.severity.as_str(),
-                flows: a.flow_ids.clone(),
-                summary: a.summary.clone(),
-                reference: a.reference.clone(),
-                rule: a.rule.clone(),
-                evidence: Evidence {
-                    flow_count: a.flow_count,
-                    packets: a.packets,
-                    first_ts: rfc3339(a.first),
-                    last_ts: rfc3339(a.last),
-                    client: k.client.clone(),
-                    clients_distinct: a.clients_distinct,
-                    client_examples: a.clients.iter().map(|c| c.to_string()).collect(),
-                    server: k.server.to_string(),
-                    service: k.service.clone(),
-                    client_role: a.client_role.as_str().to_string(),
-                    server_role: a.server_role.as_str().to_string(),
-                    states: a.states.clone(),
-                    related_flows: a.related.clone(),
-                    details: a.details.clone(),
-                },
-            });
+            out.push(to_finding(id, k, a));
         }
         let per_flow = self
             .per_flow
@@ -288,6 +342,35 @@ impl Findings {
             .map(|keys| keys.iter().filter_map(|k| ids.get(k).cloned()).collect())
             .collect();
         (out, per_flow)
+    }
+}
+
+fn to_finding(id: String, k: &Key, a: &Acc) -> Finding {
+    Finding {
+        record: "finding",
+        id,
+        kind: k.kind.as_str(),
+        severity: a.severity.as_str(),
+        flows: a.flow_ids.clone(),
+        summary: a.summary.clone(),
+        reference: a.reference.clone(),
+        rule: a.rule.clone(),
+        evidence: Evidence {
+            flow_count: a.flow_count,
+            packets: a.packets,
+            first_ts: rfc3339(a.first),
+            last_ts: rfc3339(a.last),
+            client: k.client.clone(),
+            clients_distinct: a.clients_distinct,
+            client_examples: a.clients.iter().map(|c| c.to_string()).collect(),
+            server: k.server.to_string(),
+            service: k.service.clone(),
+            client_role: a.client_role.as_str().to_string(),
+            server_role: a.server_role.as_str().to_string(),
+            states: a.states.clone(),
+            related_flows: a.related.clone(),
+            details: a.details.clone(),
+        },
     }
 }
 

@@ -9,6 +9,7 @@ pub mod decode;
 pub mod findings;
 pub mod flow;
 pub mod inspect;
+pub mod live;
 pub mod pipeline;
 pub mod report;
 pub mod rules;

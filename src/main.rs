@@ -5,6 +5,7 @@ fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
         Command::Read(args) => exaudit::run::read(args),
+        Command::Live(args) => exaudit::live::live(args),
         Command::Rules(cmd) => exaudit::run::rules(cmd),
         Command::Topology(cmd) => exaudit::run::topology(cmd),
     };

@@ -45,6 +45,11 @@ pub struct FrameRec {
     /// `bytes[pay_off..pay_off + pay_len]`. Only young flows get them.
     pub pay_off: u32,
     pub pay_len: u32,
+    /// A copy of the frame itself (live evidence only, capped):
+    /// `bytes[raw_off..raw_off + raw_len]`, and the frame's length on the wire.
+    pub raw_off: u32,
+    pub raw_len: u32,
+    pub wire_len: u32,
 }
 
 /// A reusable batch of records and the payload bytes they refer to.
@@ -68,6 +73,57 @@ impl Batch {
         self.bytes
             .get(start..start.saturating_add(r.pay_len as usize))
             .unwrap_or_default()
+    }
+
+    /// The copied frame bytes of a record (empty unless evidence is kept).
+    pub fn raw(&self, r: &FrameRec) -> &[u8] {
+        let start = r.raw_off as usize;
+        self.bytes
+            .get(start..start.saturating_add(r.raw_len as usize))
+            .unwrap_or_default()
+    }
+
+    /// Packet records in the batch (ICMP-error records are extra views of a packet).
+    pub fn packets(&self) -> u64 {
+        self.recs.iter().filter(|r| r.kind == RecKind::Packet).count() as u64
+    }
+}
+
+/// Decides on the capture side which frames are copied whole for evidence:
+/// the first `per_flow` packets of each flow (direct-mapped by flow hash,
+/// like [`PayloadGate`]; a collision restarts a count), each cut at `snap`.
+struct RawGate {
+    slots: Vec<(u32, u32)>,
+    per_flow: u32,
+    snap: usize,
+}
+
+impl RawGate {
+    const SLOTS: usize = 1 << 16;
+
+    fn new(per_flow: u32, snap: usize) -> RawGate {
+        RawGate {
+            slots: vec![(0, 0); Self::SLOTS],
+            per_flow,
+            snap,
+        }
+    }
+
+    /// How many bytes of a `len`-byte frame to copy.
+    #[inline]
+    fn take(&mut self, hash: u64, len: usize) -> usize {
+        let Some(slot) = self.slots.get_mut(hash as usize & (Self::SLOTS - 1)) else {
+            return 0;
+        };
+        let tag = (hash >> 32) as u32 | 1;
+        if slot.0 != tag {
+            *slot = (tag, 0);
+        }
+        if slot.1 >= self.per_flow {
+            return 0;
+        }
+        slot.1 += 1;
+        len.min(self.snap)
     }
 }
 
@@ -124,6 +180,8 @@ pub struct CaptureStats {
     pub fragments_unmatched: u64,
     /// Times the capture thread found the channel full and waited.
     pub backpressure_waits: u64,
+    /// Packets dropped because the channel was full (live capture never waits).
+    pub pipeline_drops: u64,
     pub files: Vec<(PathBuf, FileStats)>,
     pub errors: Vec<InputError>,
 }
@@ -180,6 +238,9 @@ pub struct Capture<S: BuildHasher> {
     cur: Batch,
     frags: Fragments,
     gate: PayloadGate,
+    raw: Option<RawGate>,
+    /// Drop a batch when the channel is full instead of waiting (live capture).
+    drop_when_full: bool,
     pub stats: CaptureStats,
 }
 
@@ -192,8 +253,43 @@ impl<S: BuildHasher> Capture<S> {
             cur: Batch::new(),
             frags: Fragments { entries: Vec::new() },
             gate: PayloadGate::new(inspect_bytes),
+            raw: None,
+            drop_when_full: false,
             stats: CaptureStats::default(),
         }
+    }
+
+    /// A capture side for a live source: a full channel drops the batch (its
+    /// packets are counted in `pipeline_drops`) rather than stalling the
+    /// reader. With `evidence = Some((n, snap))` the first `n` frames of each
+    /// flow are also copied whole (at most `snap` bytes each).
+    pub fn live(
+        hasher: S,
+        tx: Sender<Batch>,
+        recycle: Receiver<Batch>,
+        inspect_bytes: usize,
+        evidence: Option<(u32, usize)>,
+    ) -> Self {
+        let mut c = Capture::new(hasher, tx, recycle, inspect_bytes);
+        c.drop_when_full = true;
+        c.raw = evidence
+            .filter(|e| e.0 > 0 && e.1 > 0)
+            .map(|(n, snap)| RawGate::new(n, snap));
+        c
+    }
+
+    /// Sends the records queued so far, even a partial batch; at the end of
+    /// a live capture (`wait`) it waits for room instead of dropping.
+    pub fn flush(&mut self, wait: bool) {
+        let drop = self.drop_when_full;
+        self.drop_when_full = drop && !wait;
+        self.ship();
+        self.drop_when_full = drop;
+    }
+
+    /// Records waiting in the current batch.
+    pub fn pending(&self) -> usize {
+        self.cur.recs.len()
     }
 
     /// Decodes one frame and queues its record.
@@ -253,8 +349,7 @@ impl<S: BuildHasher> Capture<S> {
                         code: icmp.code,
                         prohibited,
                     },
-                    pay_off: 0,
-                    pay_len: 0,
+                    ..Default::default()
                 };
                 self.push(rec);
             }
@@ -276,9 +371,23 @@ impl<S: BuildHasher> Capture<S> {
                     .extend_from_slice(p.payload.get(..n).unwrap_or_default());
             }
         }
+        let (mut raw_off, mut raw_len) = (0u32, 0u32);
+        if let Some(g) = self.raw.as_mut() {
+            let n = g.take(hash, f.data.len());
+            if n > 0 {
+                raw_off = u32::try_from(self.cur.bytes.len()).unwrap_or(u32::MAX);
+                raw_len = n as u32;
+                self.cur
+                    .bytes
+                    .extend_from_slice(f.data.get(..n).unwrap_or_default());
+            }
+        }
         let rec = FrameRec {
             pay_off,
             pay_len,
+            raw_off,
+            raw_len,
+            wire_len: f.orig_len,
             key,
             hash,
             meta: PacketMeta {
@@ -323,6 +432,10 @@ impl<S: BuildHasher> Capture<S> {
         let full = std::mem::replace(&mut self.cur, next);
         match self.tx.try_send(full) {
             Ok(()) => {}
+            Err(TrySendError::Full(b)) if self.drop_when_full => {
+                self.stats.pipeline_drops += b.packets();
+                drop(b);
+            }
             Err(TrySendError::Full(b)) => {
                 self.stats.backpressure_waits += 1;
                 let _ = self.tx.send(b);
@@ -372,6 +485,12 @@ pub trait FlowHandler {
     fn payload(&mut self, _flow: &mut Flow, _from_client: bool) {}
     /// The flow left the table.
     fn ended(&mut self, flow: Flow, reason: EndReason);
+    /// A copied frame of `flow` (live evidence): capture time, bytes (maybe
+    /// cut), length on the wire.
+    fn frame(&mut self, _flow: &Flow, _ts: i64, _data: &[u8], _wire_len: u32) {}
+    /// Called about once a second by the live worker, after idle flows were
+    /// expired on the wall clock: table counters and flows in the table.
+    fn tick(&mut self, _table: &TableStats, _active: usize) {}
 }
 
 impl<F: FnMut(Flow, EndReason)> FlowHandler for F {
@@ -424,6 +543,40 @@ pub fn worker<S: BuildHasher>(
     hasher: &S,
     handler: &mut dyn FlowHandler,
 ) -> TableStats {
+    run_worker(rx, recycle, cfg, hasher, handler, None)
+}
+
+/// The live flow worker: like [`worker`], but about every `tick` it expires
+/// idle flows against the wall clock (a quiet link still ends its flows) and
+/// calls [`FlowHandler::tick`]. Returns when the channel closes, after every
+/// flow still in the table has ended.
+pub fn worker_live<S: BuildHasher>(
+    rx: Receiver<Batch>,
+    recycle: Sender<Batch>,
+    cfg: PipelineConfig,
+    hasher: &S,
+    handler: &mut dyn FlowHandler,
+    tick: std::time::Duration,
+) -> TableStats {
+    run_worker(rx, recycle, cfg, hasher, handler, Some(tick))
+}
+
+/// Nanoseconds since the Unix epoch, now.
+pub fn wall_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn run_worker<S: BuildHasher>(
+    rx: Receiver<Batch>,
+    recycle: Sender<Batch>,
+    cfg: PipelineConfig,
+    hasher: &S,
+    handler: &mut dyn FlowHandler,
+    tick: Option<std::time::Duration>,
+) -> TableStats {
     let mut table = FlowTable::new(cfg.flow);
     let hash = |k: &FlowKey| hasher.hash_one(k);
     let mut not_inspected: u64 = 0;
@@ -436,13 +589,39 @@ pub fn worker<S: BuildHasher>(
         }
         handler.borrow_mut().ended(f, r);
     };
-    for batch in rx.iter() {
+    let mut next_tick = tick.map(|t| Instant::now() + t);
+    loop {
+        let batch = match next_tick {
+            None => match rx.recv() {
+                Ok(b) => Some(b),
+                Err(_) => break,
+            },
+            Some(at) => match rx.recv_deadline(at) {
+                Ok(b) => Some(b),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            },
+        };
+        if let (Some(at), Some(every)) = (next_tick, tick) {
+            if Instant::now() >= at {
+                table.expire(wall_ns(), &hash, &mut ended);
+                table.stats.not_inspected = not_inspected;
+                handler.borrow_mut().tick(&table.stats, table.len());
+                next_tick = Some(Instant::now() + every);
+            }
+        }
+        let Some(batch) = batch else { continue };
         for rec in &batch.recs {
             match rec.kind {
                 RecKind::Packet => {
                     let res = table.packet(&rec.key, rec.hash, &rec.meta, &hash, &mut ended);
                     let Some((slot, created)) = res else { continue };
                     let Some(flow) = table.get_mut(slot) else { continue };
+                    if rec.raw_len > 0 {
+                        handler
+                            .borrow_mut()
+                            .frame(flow, rec.meta.ts, batch.raw(rec), rec.wire_len);
+                    }
                     if created {
                         handler.borrow_mut().created(flow);
                         if cfg.inspect_bytes > 0 {

@@ -100,14 +100,14 @@ fn write_output(path: Option<&Path>, f: impl FnOnce(&mut dyn Write) -> io::Resul
     }
 }
 
-fn load_rules(dir: Option<&Path>, extend: bool) -> Result<RuleSet, String> {
+pub fn load_rules(dir: Option<&Path>, extend: bool) -> Result<RuleSet, String> {
     match dir {
         None => Ok(RuleSet::embedded()),
         Some(d) => RuleSet::load_dir(d, extend).map_err(|e| format!("{e}")),
     }
 }
 
-fn generation(text: &str) -> Result<Generation, String> {
+pub fn generation(text: &str) -> Result<Generation, String> {
     Generation::parse(text).ok_or_else(|| {
         format!(
             "unknown Exchange generation {text:?}: use one of {}",
