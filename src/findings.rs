@@ -391,7 +391,14 @@ fn check(
     let mut hits = Vec::new();
     let ((client, _), (server, port)) = endpoints(&f.flow);
     let (cr, sr) = (c.client_roles.primary(), c.server_roles.primary());
-    let pair = format!("{client} ({cr}) -> {server}:{port} ({sr})");
+    // Formatted only into the findings that use it.
+    let pair = Pair {
+        client,
+        cr,
+        server,
+        port,
+        sr,
+    };
     let g1_path = is_unrestricted(c.client_roles, c.server_roles);
 
     // G1: failed connections on paths that must not be restricted.
@@ -604,7 +611,26 @@ fn check(
     hits
 }
 
-fn cleartext_credentials(c: &Classified<'_>, pair: &str, what: &str) -> Hit {
+/// `client (role) -> server:port (role)`, formatted on use.
+struct Pair {
+    client: IpAddr,
+    cr: Role,
+    server: IpAddr,
+    port: u16,
+    sr: Role,
+}
+
+impl std::fmt::Display for Pair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} ({}) -> {}:{} ({})",
+            self.client, self.cr, self.server, self.port, self.sr
+        )
+    }
+}
+
+fn cleartext_credentials(c: &Classified<'_>, pair: &Pair, what: &str) -> Hit {
     Hit {
         kind: FindingKind::CleartextCredentials,
         severity: Severity::High,

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use serde::Serialize;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::decode::{to_ip, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
@@ -29,21 +28,18 @@ pub enum Format {
 /// RFC 3339 in UTC with microseconds.
 pub fn rfc3339(ts_ns: i64) -> String {
     let micros = ts_ns.div_euclid(1000);
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    let t = t
-        .replace_nanosecond((micros.rem_euclid(1_000_000) as u32) * 1000)
-        .unwrap_or(t);
-    let s = t.format(&Rfc3339).unwrap_or_default();
-    // `time` trims trailing zeros of the fraction; the contract wants 6 digits.
-    match s.find('.') {
-        Some(dot) => {
-            let end = s.len() - 1; // the trailing 'Z'
-            let frac = &s[dot + 1..end];
-            format!("{}.{:0<6}Z", &s[..dot], frac)
-        }
-        None => format!("{}.000000Z", s.trim_end_matches('Z')),
-    }
+    let secs = micros.div_euclid(1_000_000);
+    let frac = micros.rem_euclid(1_000_000);
+    let t = OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{frac:06}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// Transport protocol name.
