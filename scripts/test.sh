@@ -3,7 +3,8 @@
 # every test (unit, integration on real captures, doc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# curl, tcpreplay and iproute2 drive the live-capture tests (skipped without root).
+bash scripts/setup.sh curl tcpreplay iproute2
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --all-targets
