@@ -42,15 +42,25 @@ impl FlowArgs {
 
 /// Where results go: standard output, or a temporary file renamed into
 /// place at the end so readers never see half a report.
+/// A target that is not a regular file (`/dev/null`, a FIFO, a terminal) is
+/// written directly: renaming a file over it would replace the device.
 enum Out {
     Stdout(io::BufWriter<io::Stdout>),
     File(io::BufWriter<tempfile::NamedTempFile>, PathBuf),
+    Special(io::BufWriter<std::fs::File>),
 }
 
 impl Out {
     fn new(path: Option<&Path>) -> Result<Out, String> {
         match path {
             None => Ok(Out::Stdout(io::BufWriter::with_capacity(1 << 16, io::stdout()))),
+            Some(p) if std::fs::metadata(p).is_ok_and(|m| !m.is_file() && !m.is_dir()) => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(p)
+                    .map_err(|e| format!("cannot write {}: {e}", p.display()))?;
+                Ok(Out::Special(io::BufWriter::with_capacity(1 << 16, f)))
+            }
             Some(p) => {
                 let dir = p
                     .parent()
@@ -70,12 +80,14 @@ impl Out {
         match self {
             Out::Stdout(w) => w,
             Out::File(w, _) => w,
+            Out::Special(w) => w,
         }
     }
 
     fn commit(self) -> io::Result<()> {
         match self {
             Out::Stdout(mut w) => w.flush(),
+            Out::Special(mut w) => w.flush(),
             Out::File(w, path) => {
                 let tmp = w.into_inner().map_err(|e| e.into_error())?;
                 tmp.persist(&path).map_err(|e| e.error)?;

@@ -259,3 +259,13 @@ fn snaplen_truncated_packets_count_their_real_length() {
         "IP bytes must come from the IP headers, not the captured length"
     );
 }
+
+#[test]
+fn output_to_dev_null_leaves_the_device_alone() {
+    // Atomic replacement is for regular files; /dev/null must stay a device.
+    let cap = common::capture("dns.pcap");
+    let out = common::exaudit(&["read", cap.to_str().unwrap(), "-o", "/dev/null"]);
+    assert_eq!(out.status.code(), Some(0));
+    let meta = std::fs::metadata("/dev/null").unwrap();
+    assert!(!meta.is_file(), "/dev/null was replaced by a regular file");
+}
