@@ -74,7 +74,7 @@ ip -n "$NS" link add rp-send mtu 9000 type veth peer name rp-cap mtu 9000
 ip -n "$NS" link set rp-send up
 ip -n "$NS" link set rp-cap up
 
-echo "| rate | sent (tcpreplay) | libpcap received | exaudit packets | kernel drops | interface drops | pipeline drops | flows |"
+echo "| rate asked (achieved) | sent (tcpreplay) | libpcap received | exaudit packets | kernel drops | interface drops | pipeline drops | flows |"
 echo "|---|---|---|---|---|---|---|---|"
 for rate in $RATES; do
     out="$WORK/flows-$rate.ndjson"
@@ -88,15 +88,17 @@ for rate in $RATES; do
         sleep 0.05
     done
     if [ "$rate" = top ]; then speed=(--topspeed); else speed=(--mbps "$rate"); fi
-    sent=$(ip netns exec "$NS" tcpreplay -i rp-send "${speed[@]}" --loop "$LOOPS" "${PCAPS[@]}" 2>&1 |
-        awk '/Successful packets:/ {print $3}')
+    ip netns exec "$NS" tcpreplay -i rp-send "${speed[@]}" --loop "$LOOPS" "${PCAPS[@]}" >"$WORK/replay.txt" 2>&1
+    sent=$(awk '/Successful packets:/ {print $3}' "$WORK/replay.txt")
+    # "Rated: 1234.5 Bps, 9.87 Mbps, 123.45 pps"
+    achieved=$(awk '/Rated:/ {printf "%s Mbps, %s pps", $4, $6; exit}' "$WORK/replay.txt")
     sleep 1
     kill -INT "$EXA_PID"
     wait "$EXA_PID" || { echo "exaudit failed:" >&2; cat "$err" >&2; exit 1; }
     EXA_PID=""
-    python3 - "$out" "$rate" "$sent" <<'EOF'
+    python3 - "$out" "$rate" "$sent" "$achieved" <<'EOF'
 import json, sys
-path, rate, sent = sys.argv[1], sys.argv[2], sys.argv[3]
+path, rate, sent, achieved = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 last = None
 with open(path) as f:
     for line in f:
@@ -104,7 +106,7 @@ with open(path) as f:
 s = json.loads(last)
 d = s["capture_drops"]
 lp = s["libpcap"]
-print(f"| {rate} | {sent} | {lp['received']} | {s['packets']} | {d['kernel']} | {d['interface']} | {d['pipeline']} | {s['flows']} |")
+print(f"| {rate} ({achieved}) | {sent} | {lp['received']} | {s['packets']} | {d['kernel']} | {d['interface']} | {d['pipeline']} | {s['flows']} |")
 print(f"RESULT rate={rate} sent={sent} received={lp['received']} packets={s['packets']} "
       f"kernel={d['kernel']} interface={d['interface']} pipeline={d['pipeline']} "
       f"libpcap_dropped={lp['dropped']} libpcap_if_dropped={lp['if_dropped']} flows={s['flows']}", file=sys.stderr)
