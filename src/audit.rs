@@ -158,36 +158,75 @@ pub fn build(
     let (findings, per_flow) = evaluated.finish();
 
     let mut records = Vec::with_capacity(flows.len());
-    let mut purposes: BTreeMap<&'static str, (PurposeRow, BTreeMap<String, u64>)> = BTreeMap::new();
-    let mut matrix: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut tally = PurposeTally::default();
     let mut unexplained: Vec<(u64, u64)> = Vec::new();
     for ((f, c), ids) in flows.iter().zip(&classes).zip(per_flow) {
-        let mut rec = FlowRecord::from_flow(&f.flow);
+        let rec = flow_record(f, c, ids);
+        tally.add(c, &rec);
+        if c.purpose == Purpose::Unknown {
+            unexplained.push((rec.c2s_bytes + rec.s2c_bytes, rec.id));
+        }
+        records.push(rec);
+    }
+    unexplained.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let (purposes, matrix) = tally.finish();
+    let mut summary = Summary::new(stats);
+    summary.findings = findings.len() as u64;
+    summary.expectations = expect_stats.added;
+    summary.expectations_matched = expect_stats.matched;
+    summary.topology = info.source;
+    Audit {
+        flows: records,
+        findings,
+        summary,
+        topology: info,
+        inferred_toml,
+        purposes,
+        matrix,
+        unexplained: unexplained.into_iter().take(10).map(|(_, id)| id).collect(),
+    }
+}
+
+/// A classified flow as the output contract prints it.
+pub fn flow_record(f: &EndedFlow, c: &Classified<'_>, findings: Vec<String>) -> FlowRecord {
+    let mut rec = FlowRecord::from_flow(&f.flow);
+    rec.client_role = Some(c.client_roles.to_string());
+    rec.server_role = Some(c.server_roles.to_string());
+    rec.purpose = Some(c.purpose.as_str().to_string());
+    rec.rule = c.rule.map(|r| r.id.clone());
+    if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(&f.app) {
+        rec.app.extend(m);
+    }
+    if let Some(l) = &f.epm {
+        let d = rec.app.entry("dcerpc").or_insert_with(|| serde_json::json!({}));
+        if let Some(o) = d.as_object_mut() {
+            o.insert("announced_by".into(), serde_json::json!(l.epm_flow));
+            o.insert("announced_interface".into(), serde_json::json!(l.interface));
+        }
+    }
+    rec.findings = findings;
+    rec
+}
+
+/// The purposes table and the role matrix, counted flow by flow (offline
+/// audits and live runs alike). Bounded: purposes and roles are fixed sets.
+#[derive(Debug, Default)]
+pub struct PurposeTally {
+    purposes: BTreeMap<&'static str, (PurposeRow, BTreeMap<String, u64>)>,
+    matrix: BTreeMap<(String, String), u64>,
+}
+
+impl PurposeTally {
+    /// Counts one classified flow.
+    pub fn add(&mut self, c: &Classified<'_>, rec: &FlowRecord) {
         let cr = c.client_roles.primary().as_str().to_string();
         let sr = c.server_roles.primary().as_str().to_string();
-        rec.client_role = Some(c.client_roles.to_string());
-        rec.server_role = Some(c.server_roles.to_string());
-        rec.purpose = Some(c.purpose.as_str().to_string());
-        rec.rule = c.rule.map(|r| r.id.clone());
-        if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(&f.app) {
-            rec.app.extend(m);
-        }
-        if let Some(l) = &f.epm {
-            let d = rec.app.entry("dcerpc").or_insert_with(|| serde_json::json!({}));
-            if let Some(o) = d.as_object_mut() {
-                o.insert("announced_by".into(), serde_json::json!(l.epm_flow));
-                o.insert("announced_interface".into(), serde_json::json!(l.interface));
-            }
-        }
-        rec.findings = ids;
-        let bytes = rec.c2s_bytes + rec.s2c_bytes;
-        let packets = rec.c2s_packets + rec.s2c_packets;
         let status = match c.rule {
             Some(r) if r.expect == Expect::Violation => "violation",
             Some(_) => "documented",
             None => "unexplained",
         };
-        let entry = purposes.entry(c.purpose.as_str()).or_insert_with(|| {
+        let entry = self.purposes.entry(c.purpose.as_str()).or_insert_with(|| {
             (
                 PurposeRow {
                     purpose: c.purpose.as_str().to_string(),
@@ -202,8 +241,8 @@ pub fn build(
             )
         });
         entry.0.flows += 1;
-        entry.0.packets += packets;
-        entry.0.bytes += bytes;
+        entry.0.packets += rec.c2s_packets + rec.s2c_packets;
+        entry.0.bytes += rec.c2s_bytes + rec.s2c_bytes;
         if status == "violation" || (entry.0.status == "documented" && status == "unexplained") {
             entry.0.status = status;
         }
@@ -213,37 +252,22 @@ pub fn build(
             }
         }
         *entry.1.entry(format!("{cr} -> {sr}")).or_insert(0) += 1;
-        *matrix.entry((cr, sr)).or_insert(0) += 1;
-        if c.purpose == Purpose::Unknown {
-            unexplained.push((bytes, rec.id));
-        }
-        records.push(rec);
+        *self.matrix.entry((cr, sr)).or_insert(0) += 1;
     }
-    unexplained.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let purposes = purposes
-        .into_values()
-        .map(|(mut row, paths)| {
-            let mut p: Vec<(String, u64)> = paths.into_iter().collect();
-            p.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-            row.paths = p.into_iter().take(4).map(|(k, n)| format!("{k} ({n})")).collect();
-            row
-        })
-        .collect::<Vec<_>>();
-    let mut summary = Summary::new(stats);
-    summary.findings = findings.len() as u64;
-    summary.expectations = expect_stats.added;
-    summary.expectations_matched = expect_stats.matched;
-    summary.topology = info.source;
-    let mut purposes = purposes;
-    purposes.sort_by(|a, b| b.flows.cmp(&a.flows).then(a.purpose.cmp(&b.purpose)));
-    Audit {
-        flows: records,
-        findings,
-        summary,
-        topology: info,
-        inferred_toml,
-        purposes,
-        matrix,
-        unexplained: unexplained.into_iter().take(10).map(|(_, id)| id).collect(),
+
+    /// The purpose rows (most flows first, top four role paths each) and the matrix.
+    pub fn finish(self) -> (Vec<PurposeRow>, BTreeMap<(String, String), u64>) {
+        let mut rows: Vec<PurposeRow> = self
+            .purposes
+            .into_values()
+            .map(|(mut row, paths)| {
+                let mut p: Vec<(String, u64)> = paths.into_iter().collect();
+                p.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                row.paths = p.into_iter().take(4).map(|(k, n)| format!("{k} ({n})")).collect();
+                row
+            })
+            .collect();
+        rows.sort_by(|a, b| b.flows.cmp(&a.flows).then(a.purpose.cmp(&b.purpose)));
+        (rows, self.matrix)
     }
 }

@@ -24,15 +24,15 @@ use crossbeam_channel::bounded;
 use serde::Serialize;
 
 use crate::analyze::{Analyzer, EndedFlow};
-use crate::audit::{self, Audit, InferredHostInfo, PurposeRow, TopologyInfo};
+use crate::audit::{self, Audit, InferredHostInfo, PurposeTally, TopologyInfo};
 use crate::classify::{Classified, Classifier};
 use crate::cli::LiveArgs;
 use crate::findings::{Findings, MAX_FINDINGS};
 use crate::flow::{EndReason, Flow, TableStats};
 use crate::pipeline::{self, Batch, FlowHandler, RunStats, CHANNEL_BATCHES};
 use crate::report::{self, CaptureDrops, FlowRecord, InputSummary, Summary};
-use crate::rules::{Expect, Matcher, Purpose, RuleSet};
-use crate::run::{generation, load_rules, EXIT_ERROR, EXIT_OK};
+use crate::rules::{Matcher, Purpose, RuleSet};
+use crate::run::{policy_inputs, EXIT_ERROR, EXIT_OK};
 use crate::source::live::{self as src, LiveCounters, LiveOptions, OpenError, PcapStats};
 use crate::topology::{infer_topology, Generation, HostObservation, Inference, Site, Topology};
 
@@ -69,25 +69,13 @@ pub fn live(args: &LiveArgs) -> i32 {
         eprintln!("exaudit: live needs -i INTERFACE (see --list-interfaces)");
         return EXIT_ERROR;
     };
-    let rules = match load_rules(args.rules.as_deref(), args.extend_rules) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("exaudit: {e}");
-            return EXIT_ERROR;
-        }
-    };
-    let topology = match &args.topology {
-        Some(p) => match Topology::load(p) {
-            Ok(t) => Some((t, p.display().to_string())),
-            Err(e) => {
-                eprintln!("exaudit: {e}");
-                return EXIT_ERROR;
-            }
-        },
-        None => None,
-    };
-    let default_generation = match generation(&args.exchange) {
-        Ok(g) => g,
+    let (rules, topology, default_generation) = match policy_inputs(
+        args.rules.as_deref(),
+        args.extend_rules,
+        args.topology.as_deref(),
+        &args.exchange,
+    ) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("exaudit: {e}");
             return EXIT_ERROR;
@@ -319,8 +307,7 @@ struct LiveState<'m> {
     last_inference: Option<Instant>,
     hosts_full: u64,
     findings: Findings,
-    purposes: BTreeMap<&'static str, (PurposeRow, BTreeMap<String, u64>)>,
-    matrix: BTreeMap<(String, String), u64>,
+    tally: PurposeTally,
     facts: Vec<FlowRecord>,
     /// (bytes, record), largest first.
     unexplained: Vec<(u64, FlowRecord)>,
@@ -366,8 +353,7 @@ impl<'m> LiveState<'m> {
             last_inference: None,
             hosts_full: 0,
             findings: Findings::streaming(MAX_FINDINGS),
-            purposes: BTreeMap::new(),
-            matrix: BTreeMap::new(),
+            tally: PurposeTally::default(),
             facts: Vec::new(),
             unexplained: Vec::new(),
             out,
@@ -471,7 +457,7 @@ impl<'m> LiveState<'m> {
         if let Some(e) = self.evidence.as_mut() {
             e.ended(f.flow.id, !ids.is_empty());
         }
-        let rec = flow_record(&f, &c, ids);
+        let rec = audit::flow_record(&f, &c, ids);
         if self.out_error.is_none() {
             let res = serde_json::to_writer(&mut self.out, &rec)
                 .map_err(io::Error::from)
@@ -484,43 +470,8 @@ impl<'m> LiveState<'m> {
     }
 
     fn aggregate(&mut self, c: &Classified<'_>, rec: FlowRecord) {
-        let cr = c.client_roles.primary().as_str().to_string();
-        let sr = c.server_roles.primary().as_str().to_string();
         let bytes = rec.c2s_bytes + rec.s2c_bytes;
-        let packets = rec.c2s_packets + rec.s2c_packets;
-        let status = match c.rule {
-            Some(r) if r.expect == Expect::Violation => "violation",
-            Some(_) => "documented",
-            None => "unexplained",
-        };
-        let entry = self.purposes.entry(c.purpose.as_str()).or_insert_with(|| {
-            (
-                PurposeRow {
-                    purpose: c.purpose.as_str().to_string(),
-                    flows: 0,
-                    packets: 0,
-                    bytes: 0,
-                    paths: Vec::new(),
-                    status,
-                    rules: Vec::new(),
-                },
-                BTreeMap::new(),
-            )
-        });
-        entry.0.flows += 1;
-        entry.0.packets += packets;
-        entry.0.bytes += bytes;
-        if status == "violation" || (entry.0.status == "documented" && status == "unexplained") {
-            entry.0.status = status;
-        }
-        if let Some(r) = c.rule {
-            if !entry.0.rules.contains(&r.id) && entry.0.rules.len() < 6 {
-                entry.0.rules.push(r.id.clone());
-            }
-        }
-        // Role pairs are few (roles x roles): bounded.
-        *entry.1.entry(format!("{cr} -> {sr}")).or_insert(0) += 1;
-        *self.matrix.entry((cr, sr)).or_insert(0) += 1;
+        self.tally.add(c, &rec);
         *self.interval_purposes.entry(c.purpose.as_str()).or_insert(0) += 1;
         if c.purpose == Purpose::Unknown
             && (self.unexplained.len() < UNEXPLAINED_ROWS
@@ -642,16 +593,7 @@ impl<'m> LiveState<'m> {
         summary.expectations_matched = expect.matched;
         let info = self.topology_info();
         summary.topology = info.source;
-        let mut purposes: Vec<PurposeRow> = std::mem::take(&mut self.purposes)
-            .into_values()
-            .map(|(mut row, paths)| {
-                let mut p: Vec<(String, u64)> = paths.into_iter().collect();
-                p.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-                row.paths = p.into_iter().take(4).map(|(k, n)| format!("{k} ({n})")).collect();
-                row
-            })
-            .collect();
-        purposes.sort_by(|a, b| b.flows.cmp(&a.flows).then(a.purpose.cmp(&b.purpose)));
+        let (purposes, matrix) = std::mem::take(&mut self.tally).finish();
         let unexplained_ids: Vec<u64> = self.unexplained.iter().map(|(_, r)| r.id).collect();
         let mut flows = std::mem::take(&mut self.facts);
         for (_, r) in std::mem::take(&mut self.unexplained) {
@@ -666,7 +608,7 @@ impl<'m> LiveState<'m> {
             topology: info,
             inferred_toml: self.given.is_none().then(|| self.inferred.topology.to_toml()),
             purposes,
-            matrix: std::mem::take(&mut self.matrix),
+            matrix,
             unexplained: unexplained_ids,
         };
         let mut ok = true;
@@ -798,26 +740,6 @@ fn drop_warning(d: CaptureDrops) -> String {
 }
 
 /// The flow record as `read` prints it.
-fn flow_record(f: &EndedFlow, c: &Classified<'_>, ids: Vec<String>) -> FlowRecord {
-    let mut rec = FlowRecord::from_flow(&f.flow);
-    rec.client_role = Some(c.client_roles.to_string());
-    rec.server_role = Some(c.server_roles.to_string());
-    rec.purpose = Some(c.purpose.as_str().to_string());
-    rec.rule = c.rule.map(|r| r.id.clone());
-    if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(&f.app) {
-        rec.app.extend(m);
-    }
-    if let Some(l) = &f.epm {
-        let d = rec.app.entry("dcerpc").or_insert_with(|| serde_json::json!({}));
-        if let Some(o) = d.as_object_mut() {
-            o.insert("announced_by".into(), serde_json::json!(l.epm_flow));
-            o.insert("announced_interface".into(), serde_json::json!(l.interface));
-        }
-    }
-    rec.findings = ids;
-    rec
-}
-
 #[derive(Serialize)]
 struct LiveSummary<'a> {
     #[serde(flatten)]

@@ -226,27 +226,37 @@ fn fail_threshold(f: FailOn) -> Option<Severity> {
     }
 }
 
-/// `exaudit read`.
-pub fn read(args: &ReadArgs) -> i32 {
-    let rules = match load_rules(args.rules.as_deref(), args.extend_rules) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("exaudit: {e}");
-            return EXIT_ERROR;
-        }
-    };
-    let topology = match &args.topology {
-        Some(p) => match Topology::load(p) {
-            Ok(t) => Some((t, p.display().to_string())),
-            Err(e) => {
-                eprintln!("exaudit: {e}");
-                return EXIT_ERROR;
-            }
-        },
+/// The rules, the topology (with the file it came from) and the generation
+/// assumed for an inferred topology, as `read` and `live` take them.
+pub type PolicyInputs = (RuleSet, Option<(Topology, String)>, Generation);
+
+/// Loads what the policy engine needs; errors name the file, line and field.
+pub fn policy_inputs(
+    rules: Option<&Path>,
+    extend: bool,
+    topology: Option<&Path>,
+    exchange: &str,
+) -> Result<PolicyInputs, String> {
+    let rules = load_rules(rules, extend)?;
+    let topology = match topology {
+        Some(p) => Some((
+            Topology::load(p).map_err(|e| e.to_string())?,
+            p.display().to_string(),
+        )),
         None => None,
     };
-    let default_generation = match generation(&args.exchange) {
-        Ok(g) => g,
+    Ok((rules, topology, generation(exchange)?))
+}
+
+/// `exaudit read`.
+pub fn read(args: &ReadArgs) -> i32 {
+    let (rules, topology, default_generation) = match policy_inputs(
+        args.rules.as_deref(),
+        args.extend_rules,
+        args.topology.as_deref(),
+        &args.exchange,
+    ) {
+        Ok(p) => p,
         Err(e) => {
             eprintln!("exaudit: {e}");
             return EXIT_ERROR;
