@@ -16,6 +16,9 @@ use crate::rules::{InterfaceTable, Uuid};
 
 /// How long an endpoint-mapper answer stays valid, seconds.
 pub const EXPECT_TTL_S: u32 = 600;
+/// Bytes per direction kept for DCE/RPC flows (the capture side forwards at
+/// most twice `--inspect-bytes` per direction).
+pub const DCERPC_INSPECT_BYTES: usize = 16 * 1024;
 /// Endpoint-mapper answers remembered at once.
 pub const MAX_EXPECTATIONS: usize = 16_384;
 
@@ -185,12 +188,16 @@ impl FlowHandler for Analyzer<'_> {
     }
 
     fn payload(&mut self, flow: &mut Flow, from_client: bool) {
-        let cap = self.inspect_bytes;
-        let Some(ins) = flow.inspect.as_ref() else { return };
-        if !from_client && dcerpc::looks_like_dcerpc(&ins.c2s.data) {
-            self.epm_answers(flow);
+        let Some(ins) = flow.inspect.as_mut() else { return };
+        if dcerpc::looks_like_dcerpc(&ins.c2s.data) {
+            // Endpoint-mapper lookups answer in several fragments (Samba: 6.8 KB).
+            ins.cap = ins.cap.max(self.inspect_bytes.max(DCERPC_INSPECT_BYTES));
+            if !from_client {
+                self.epm_answers(flow);
+            }
         }
         let Some(ins) = flow.inspect.as_ref() else { return };
+        let cap = ins.cap_or(self.inspect_bytes);
         if ins.c2s.done(cap) && ins.s2c.done(cap) {
             let facts = self.finish_inspection(flow);
             self.facts.insert(flow.id, facts);

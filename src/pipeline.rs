@@ -639,16 +639,17 @@ fn run_worker<S: BuildHasher>(
                     let Some(ins) = flow.inspect.as_mut() else {
                         continue;
                     };
+                    let cap = ins.cap_or(cfg.inspect_bytes);
                     let buf = if from_client { &mut ins.c2s } else { &mut ins.s2c };
                     if rec.key.proto == PROTO_TCP {
                         if syn {
                             buf.syn(rec.meta.seq);
                         }
                         if !payload.is_empty() {
-                            buf.segment(rec.meta.seq, payload, cfg.inspect_bytes);
+                            buf.segment(rec.meta.seq, payload, cap);
                         }
                     } else if !payload.is_empty() {
-                        buf.datagram(payload, cfg.inspect_bytes);
+                        buf.datagram(payload, cap);
                     }
                     if !payload.is_empty() {
                         handler.borrow_mut().payload(flow, from_client);

@@ -602,3 +602,20 @@ fn smtp_starttls_used_versus_plain() {
     assert!(f["app"]["smtp"].get("starttls_offered").is_none(), "{f}");
     assert!(f["app"].get("tls").is_none());
 }
+
+#[test]
+fn endpoint_mapper_lookup_answer_in_two_fragments_is_read() {
+    // impacket rpcdump against Samba: one ept_lookup answer of 53 entries in
+    // two DCE/RPC fragments (6.8 KB), more than the default 4 KiB per direction.
+    let objs = audit(&[&common::capture("epm-rpcdump.pcap")], Some(&site()));
+    let epm = common::of_type(&objs, "flow")
+        .into_iter()
+        .find(|f| f["server_port"] == 135)
+        .unwrap();
+    let answers = epm["app"]["dcerpc"]["epm_answers"].as_array().expect("answers");
+    let ports: std::collections::BTreeSet<u64> =
+        answers.iter().map(|a| a["port"].as_u64().unwrap()).collect();
+    for p in [49152, 49153, 49154] {
+        assert!(ports.contains(&p), "{ports:?}");
+    }
+}

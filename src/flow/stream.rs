@@ -11,6 +11,21 @@ pub struct Inspection {
     pub s2c: StreamBuf,
     /// Payload bytes the incremental inspectors have already looked at, per direction.
     pub seen: [usize; 2],
+    /// Bytes kept per direction for this flow when larger than the default
+    /// (0: the default), e.g. for endpoint-mapper answers that span several
+    /// fragments. Bounded by the capture side's per-flow copy budget.
+    pub cap: usize,
+}
+
+impl Inspection {
+    /// The bytes kept per direction: this flow's cap, else `default`.
+    pub fn cap_or(&self, default: usize) -> usize {
+        if self.cap > 0 {
+            self.cap
+        } else {
+            default
+        }
+    }
 }
 
 /// Out-of-order segments kept while waiting for a gap to fill.
