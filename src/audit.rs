@@ -109,7 +109,7 @@ pub fn infer(flows: &[EndedFlow], exchange: Generation) -> Inference {
 /// Assembles the audit.
 pub fn build(
     stats: &RunStats,
-    flows: &[EndedFlow],
+    flows: Vec<EndedFlow>,
     rules: &RuleSet,
     topology: Option<(&Topology, String)>,
     default_generation: Generation,
@@ -130,7 +130,7 @@ pub fn build(
             (t, info, None)
         }
         None => {
-            inference = infer(flows, default_generation);
+            inference = infer(&flows, default_generation);
             let s = inference.topology.site();
             let info = TopologyInfo {
                 source: "inferred",
@@ -154,13 +154,13 @@ pub fn build(
     let matcher = rules.matcher(topo.site().exchange);
     let classifier = Classifier::new(&matcher, topo);
     let classes: Vec<Classified<'_>> = flows.iter().map(|f| classifier.classify(f)).collect();
-    let evaluated = Findings::evaluate(flows, &classes, |c, s| matcher.is_unrestricted_path(c, s));
+    let evaluated = Findings::evaluate(&flows, &classes, |c, s| matcher.is_unrestricted_path(c, s));
     let (findings, per_flow) = evaluated.finish();
 
     let mut records = Vec::with_capacity(flows.len());
     let mut tally = PurposeTally::default();
     let mut unexplained: Vec<(u64, u64)> = Vec::new();
-    for ((f, c), ids) in flows.iter().zip(&classes).zip(per_flow) {
+    for ((f, c), ids) in flows.into_iter().zip(&classes).zip(per_flow) {
         let rec = flow_record(f, c, ids);
         tally.add(c, &rec);
         if c.purpose == Purpose::Unknown {
@@ -187,23 +187,16 @@ pub fn build(
     }
 }
 
-/// A classified flow as the output contract prints it.
-pub fn flow_record(f: &EndedFlow, c: &Classified<'_>, findings: Vec<String>) -> FlowRecord {
+/// A classified flow as the output contract prints it; takes the flow's
+/// facts over instead of copying them.
+pub fn flow_record(f: EndedFlow, c: &Classified<'_>, findings: Vec<String>) -> FlowRecord {
     let mut rec = FlowRecord::from_flow(&f.flow);
-    rec.client_role = Some(c.client_roles.to_string());
-    rec.server_role = Some(c.server_roles.to_string());
-    rec.purpose = Some(c.purpose.as_str().to_string());
+    rec.client_role = Some(c.client_roles);
+    rec.server_role = Some(c.server_roles);
+    rec.purpose = Some(c.purpose.as_str());
     rec.rule = c.rule.map(|r| r.id.clone());
-    if let Ok(serde_json::Value::Object(m)) = serde_json::to_value(&f.app) {
-        rec.app.extend(m);
-    }
-    if let Some(l) = &f.epm {
-        let d = rec.app.entry("dcerpc").or_insert_with(|| serde_json::json!({}));
-        if let Some(o) = d.as_object_mut() {
-            o.insert("announced_by".into(), serde_json::json!(l.epm_flow));
-            o.insert("announced_interface".into(), serde_json::json!(l.interface));
-        }
-    }
+    rec.app.facts = f.app;
+    rec.app.epm = f.epm;
     rec.findings = findings;
     rec
 }

@@ -457,7 +457,7 @@ impl<'m> LiveState<'m> {
         if let Some(e) = self.evidence.as_mut() {
             e.ended(f.flow.id, !ids.is_empty());
         }
-        let rec = audit::flow_record(&f, &c, ids);
+        let rec = audit::flow_record(f, &c, ids);
         if self.out_error.is_none() {
             let res = serde_json::to_writer(&mut self.out, &rec)
                 .map_err(io::Error::from)

@@ -271,8 +271,7 @@ pub fn read(args: &ReadArgs) -> i32 {
         });
     let (stats, flows, expect) = analyze_files(&args.files, args.flow.config(), &rules, !args.no_progress);
     let topo = topology.as_ref().map(|(t, p)| (t, p.clone()));
-    let audit = audit::build(&stats, &flows, &rules, topo, default_generation, expect);
-    drop(flows);
+    let audit = audit::build(&stats, flows, &rules, topo, default_generation, expect);
     if let Err(e) = write_output(args.output.as_deref(), |w| render(format, &audit, w)) {
         eprintln!("exaudit: {e}");
         return EXIT_ERROR;

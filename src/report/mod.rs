@@ -7,8 +7,15 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::decode::{to_ip, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
+use std::net::IpAddr;
+
+use crate::analyze::EpmLink;
+use crate::flow::table::IcmpNote;
+use crate::flow::tcp::History;
 use crate::flow::Flow;
+use crate::inspect::AppFacts;
 use crate::pipeline::RunStats;
+use crate::topology::RoleSet;
 
 pub mod csv;
 pub mod json;
@@ -25,23 +32,6 @@ pub enum Format {
     Markdown,
 }
 
-/// RFC 3339 in UTC with microseconds.
-pub fn rfc3339(ts_ns: i64) -> String {
-    let micros = ts_ns.div_euclid(1000);
-    let secs = micros.div_euclid(1_000_000);
-    let frac = micros.rem_euclid(1_000_000);
-    let t = OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
-}
-
 /// Transport protocol name.
 pub fn proto_name(p: u8) -> &'static str {
     match p {
@@ -53,30 +43,198 @@ pub fn proto_name(p: u8) -> &'static str {
     }
 }
 
-/// A flow as the output contract prints it.
+/// A timestamp (nanoseconds since the epoch) that prints as RFC 3339 in UTC
+/// with microseconds, formatted without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ts(pub i64);
+
+impl Ts {
+    /// The 27 bytes of `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+    fn text(self) -> [u8; 27] {
+        let micros = self.0.div_euclid(1000);
+        let secs = micros.div_euclid(1_000_000);
+        let frac = micros.rem_euclid(1_000_000);
+        let t = OffsetDateTime::from_unix_timestamp(secs).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let mut b = *b"0000-00-00T00:00:00.000000Z";
+        let mut put = |at: usize, width: usize, mut v: u64| {
+            for i in (at..at + width).rev() {
+                if let Some(c) = b.get_mut(i) {
+                    *c = b'0' + (v % 10) as u8;
+                }
+                v /= 10;
+            }
+        };
+        put(0, 4, u64::try_from(t.year()).unwrap_or(0));
+        put(5, 2, u64::from(u8::from(t.month())));
+        put(8, 2, u64::from(t.day()));
+        put(11, 2, u64::from(t.hour()));
+        put(14, 2, u64::from(t.minute()));
+        put(17, 2, u64::from(t.second()));
+        put(20, 6, u64::try_from(frac).unwrap_or(0));
+        b
+    }
+}
+
+impl std::fmt::Display for Ts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.text();
+        f.write_str(std::str::from_utf8(&b).unwrap_or("?"))
+    }
+}
+
+impl Serialize for Ts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let b = self.text();
+        s.serialize_str(std::str::from_utf8(&b).unwrap_or("?"))
+    }
+}
+
+/// RFC 3339 in UTC with microseconds.
+pub fn rfc3339(ts_ns: i64) -> String {
+    Ts(ts_ns).to_string()
+}
+
+fn history_text<S: serde::Serializer>(h: &History, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(h.as_str())
+}
+
+fn opt_text<T: std::fmt::Display, S: serde::Serializer>(v: &Option<T>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(v) => s.collect_str(v),
+        None => s.serialize_none(),
+    }
+}
+
+/// The `app` field of a flow record: the inspectors' facts, the
+/// endpoint-mapper answer that announced the flow, and the ICMP errors that
+/// quoted it. Serialized straight from the fact structs (no JSON tree).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppRecord {
+    pub facts: AppFacts,
+    pub epm: Option<EpmLink>,
+    pub icmp: Option<IcmpNote>,
+}
+
+impl AppRecord {
+    /// Whether the record has nothing to print.
+    pub fn is_empty(&self) -> bool {
+        let f = &self.facts;
+        self.epm.is_none()
+            && self.icmp.is_none()
+            && f.smtp.is_none()
+            && f.pop3.is_none()
+            && f.imap.is_none()
+            && f.tls.is_none()
+            && f.http.is_none()
+            && f.ldap.is_none()
+            && f.dcerpc.is_none()
+            && f.auth.is_none()
+    }
+
+    /// The same as a JSON object, for the few places that walk it.
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct DcerpcView<'a> {
+    #[serde(flatten)]
+    facts: Option<&'a crate::inspect::dcerpc::DcerpcFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announced_by: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    announced_interface: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct IcmpView {
+    errors: u32,
+    #[serde(rename = "type")]
+    kind: u8,
+    code: u8,
+    prohibited: bool,
+}
+
+impl Serialize for AppRecord {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let f = &self.facts;
+        let mut m = s.serialize_map(None)?;
+        // Keys in alphabetical order, as the JSON objects always printed them.
+        if let Some(v) = &f.auth {
+            m.serialize_entry("auth", v)?;
+        }
+        if f.dcerpc.is_some() || self.epm.is_some() {
+            let view = DcerpcView {
+                facts: f.dcerpc.as_deref(),
+                announced_by: self.epm.as_ref().map(|l| l.epm_flow),
+                announced_interface: self.epm.as_ref().map(|l| l.interface.as_str()),
+            };
+            m.serialize_entry("dcerpc", &view)?;
+        }
+        if let Some(v) = &f.http {
+            m.serialize_entry("http", v)?;
+        }
+        if let Some(i) = &self.icmp {
+            let view = IcmpView {
+                errors: i.count,
+                kind: i.last_type,
+                code: i.last_code,
+                prohibited: i.prohibited,
+            };
+            m.serialize_entry("icmp", &view)?;
+        }
+        if let Some(v) = &f.imap {
+            m.serialize_entry("imap", v)?;
+        }
+        if let Some(v) = &f.ldap {
+            m.serialize_entry("ldap", v)?;
+        }
+        if let Some(v) = &f.pop3 {
+            m.serialize_entry("pop3", v)?;
+        }
+        if let Some(v) = &f.smtp {
+            m.serialize_entry("smtp", v)?;
+        }
+        if let Some(v) = &f.tls {
+            m.serialize_entry("tls", v)?;
+        }
+        m.end()
+    }
+}
+
+/// A flow as the output contract prints it. Built per flow from compact
+/// values (addresses, role bit sets, timestamps) that print as text.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FlowRecord {
     #[serde(rename = "type")]
     pub kind: &'static str,
     pub id: u64,
     pub proto: &'static str,
-    pub client: String,
+    pub client: IpAddr,
     pub client_port: u16,
-    pub server: String,
+    pub server: IpAddr,
     pub server_port: u16,
-    pub client_role: Option<String>,
-    pub server_role: Option<String>,
-    pub first_ts: String,
-    pub last_ts: String,
+    #[serde(serialize_with = "opt_text")]
+    pub client_role: Option<RoleSet>,
+    #[serde(serialize_with = "opt_text")]
+    pub server_role: Option<RoleSet>,
+    pub first_ts: Ts,
+    pub last_ts: Ts,
     pub state: &'static str,
-    pub history: String,
+    #[serde(serialize_with = "history_text")]
+    pub history: History,
     pub c2s_packets: u64,
     pub c2s_bytes: u64,
     pub s2c_packets: u64,
     pub s2c_bytes: u64,
-    pub purpose: Option<String>,
+    pub purpose: Option<&'static str>,
     pub rule: Option<String>,
-    pub app: serde_json::Map<String, serde_json::Value>,
+    pub app: AppRecord,
     pub findings: Vec<String>,
 }
 
@@ -89,39 +247,31 @@ impl FlowRecord {
         };
         let (cp, sp) = f.client_server_pkts();
         let (cb, sb) = f.client_server_bytes();
-        let mut app = serde_json::Map::new();
-        if f.icmp.count > 0 {
-            app.insert(
-                "icmp".into(),
-                serde_json::json!({
-                    "errors": f.icmp.count,
-                    "type": f.icmp.last_type,
-                    "code": f.icmp.last_code,
-                    "prohibited": f.icmp.prohibited,
-                }),
-            );
-        }
         FlowRecord {
             kind: "flow",
             id: f.id,
             proto: proto_name(f.key.proto),
-            client: to_ip(&c.0).to_string(),
+            client: to_ip(&c.0),
             client_port: c.1,
-            server: to_ip(&s.0).to_string(),
+            server: to_ip(&s.0),
             server_port: s.1,
             client_role: None,
             server_role: None,
-            first_ts: rfc3339(f.first_ts),
-            last_ts: rfc3339(f.last_ts),
+            first_ts: Ts(f.first_ts),
+            last_ts: Ts(f.last_ts),
             state: f.state().as_str(),
-            history: f.tcp.history.as_str().to_string(),
+            history: f.tcp.history,
             c2s_packets: cp,
             c2s_bytes: cb,
             s2c_packets: sp,
             s2c_bytes: sb,
             purpose: None,
             rule: None,
-            app,
+            app: AppRecord {
+                facts: AppFacts::default(),
+                epm: None,
+                icmp: (f.icmp.count > 0).then_some(f.icmp),
+            },
             findings: Vec::new(),
         }
     }
@@ -474,9 +624,9 @@ pub fn sections(a: &crate::audit::Audit) -> Vec<Section> {
                 .map(|f| {
                     vec![
                         s(f.id),
-                        f.purpose.clone().unwrap_or_default(),
+                        f.purpose.unwrap_or_default().to_string(),
                         format!("{} -> {}:{}", f.client, f.server, f.server_port),
-                        fact_text(&f.app),
+                        fact_text(&f.app.to_map()),
                     ]
                 })
                 .collect(),
@@ -511,8 +661,8 @@ pub fn sections(a: &crate::audit::Audit) -> Vec<Section> {
                     format!("{}:{}", f.server, f.server_port),
                     format!(
                         "{} -> {}",
-                        f.client_role.as_deref().unwrap_or("?"),
-                        f.server_role.as_deref().unwrap_or("?")
+                        f.client_role.map_or("?".to_string(), |r| r.to_string()),
+                        f.server_role.map_or("?".to_string(), |r| r.to_string())
                     ),
                     s(f.state),
                     s(f.c2s_packets + f.s2c_packets),
