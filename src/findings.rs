@@ -64,10 +64,48 @@ pub struct Evidence {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Key {
     kind: FindingKind,
-    client: String,
+    client: ClientKey,
     server: IpAddr,
     service: String,
 }
+
+/// Who a finding is about on the client side: one address for hosts with a
+/// server role, or a whole group (every internet address, every plain
+/// internal client) so that a scan, a flood or a thousand workstations
+/// doing the same thing is one finding with counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum ClientKey {
+    Group(Role),
+    Addr(IpAddr),
+}
+
+impl ClientKey {
+    fn of(client: IpAddr, roles: RoleSet) -> ClientKey {
+        let grouped = !roles.is_empty()
+            && roles
+                .iter()
+                .all(|r| matches!(r, Role::Internet | Role::InternalClients));
+        if grouped {
+            ClientKey::Group(roles.primary())
+        } else if internal(roles) {
+            ClientKey::Addr(client)
+        } else {
+            ClientKey::Group(Role::Internet)
+        }
+    }
+}
+
+impl std::fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClientKey::Group(r) => f.write_str(r.as_str()),
+            ClientKey::Addr(a) => a.fmt(f),
+        }
+    }
+}
+
+/// Distinct client addresses counted exactly per finding, at most.
+pub const MAX_DISTINCT: usize = 65_536;
 
 struct Acc {
     severity: Severity,
@@ -81,6 +119,9 @@ struct Acc {
     last: i64,
     clients: Vec<IpAddr>,
     clients_distinct: u64,
+    /// Distinct clients so far (up to [`MAX_DISTINCT`]; past that, each
+    /// client not in the set counts as new).
+    seen: hashbrown::HashSet<IpAddr>,
     client_role: Role,
     server_role: Role,
     states: BTreeMap<String, u64>,
@@ -105,9 +146,9 @@ struct Hit {
 /// [`Findings::observe`]), with ids fixed when a finding first appears.
 #[derive(Default)]
 pub struct Findings {
-    acc: BTreeMap<Key, Acc>,
-    /// Per flow (index in the input): the keys of the findings it supports.
-    per_flow: Vec<Vec<Key>>,
+    acc: hashbrown::HashMap<Key, Acc>,
+    /// Per flow (index in the input): the findings it supports, by order of appearance.
+    per_flow: Vec<Vec<u32>>,
     /// Streaming: server endpoints seen accepting (bounded).
     accepting: hashbrown::HashSet<(IpAddr, u16, u8)>,
     /// Streaming: most distinct findings kept.
@@ -253,15 +294,9 @@ impl Findings {
     /// when a new finding was refused at the streaming cap.
     fn add(&mut self, i: Option<usize>, f: &EndedFlow, c: &Classified<'_>, h: Hit) -> Option<usize> {
         let ((client, _), (server, _)) = endpoints(&f.flow);
-        // Outside clients are aggregated: a scan or flood is one finding per service.
-        let client_key = if internal(c.client_roles) {
-            client.to_string()
-        } else {
-            "internet".to_string()
-        };
         let key = Key {
             kind: h.kind,
-            client: client_key,
+            client: ClientKey::of(client, c.client_roles),
             server,
             service: service_of(f, c),
         };
@@ -270,7 +305,7 @@ impl Findings {
             self.overflow += 1;
             return None;
         }
-        let a = self.acc.entry(key.clone()).or_insert_with(|| Acc {
+        let a = self.acc.entry(key).or_insert_with(|| Acc {
             severity: h.severity,
             reference: h.reference.clone(),
             rule: h.rule.clone(),
@@ -282,6 +317,7 @@ impl Findings {
             last: f.flow.last_ts,
             clients: Vec::new(),
             clients_distinct: 0,
+            seen: hashbrown::HashSet::new(),
             client_role: c.client_roles.primary(),
             server_role: c.server_roles.primary(),
             states: BTreeMap::new(),
@@ -298,8 +334,11 @@ impl Findings {
         a.packets += cp + sp;
         a.first = a.first.min(f.flow.first_ts);
         a.last = a.last.max(f.flow.last_ts);
-        if !a.clients.contains(&client) {
+        if !a.seen.contains(&client) {
             a.clients_distinct += 1;
+            if a.seen.len() < MAX_DISTINCT {
+                a.seen.insert(client);
+            }
             if a.clients.len() < MAX_CLIENTS {
                 a.clients.push(client);
             }
@@ -317,8 +356,9 @@ impl Findings {
         }
         let order = a.order;
         if let Some(v) = i.and_then(|i| self.per_flow.get_mut(i)) {
-            if !v.contains(&key) {
-                v.push(key);
+            let o = order as u32;
+            if !v.contains(&o) {
+                v.push(o);
             }
         }
         Some(order)
@@ -329,30 +369,42 @@ impl Findings {
     pub fn finish(self) -> (Vec<Finding>, Vec<Vec<String>>) {
         let mut entries: Vec<(&Key, &Acc)> = self.acc.iter().collect();
         entries.sort_by(|a, b| b.1.severity.cmp(&a.1.severity).then(a.1.order.cmp(&b.1.order)));
-        let mut ids: hashbrown::HashMap<&Key, String> = hashbrown::HashMap::new();
+        // Id by order of appearance.
+        let mut ids: Vec<String> = vec![String::new(); entries.len()];
         let mut out = Vec::with_capacity(entries.len());
         for (n, (k, a)) in entries.iter().enumerate() {
             let id = format!("F{}", n + 1);
-            ids.insert(k, id.clone());
+            if let Some(slot) = ids.get_mut(a.order) {
+                slot.clone_from(&id);
+            }
             out.push(to_finding(id, k, a));
         }
         let per_flow = self
             .per_flow
             .iter()
-            .map(|keys| keys.iter().filter_map(|k| ids.get(k).cloned()).collect())
+            .map(|os| os.iter().filter_map(|&o| ids.get(o as usize).cloned()).collect())
             .collect();
         (out, per_flow)
     }
 }
 
 fn to_finding(id: String, k: &Key, a: &Acc) -> Finding {
+    // A grouped finding names how many clients it covers, not just the first.
+    let mut summary = a.summary.clone();
+    if let (ClientKey::Group(_), Some(first)) = (k.client, a.clients.first()) {
+        if a.clients_distinct > 1 {
+            if let Some(rest) = summary.strip_prefix(&first.to_string()) {
+                summary = format!("{} hosts, e.g. {first}{rest}", a.clients_distinct);
+            }
+        }
+    }
     Finding {
         record: "finding",
         id,
         kind: k.kind.as_str(),
         severity: a.severity.as_str(),
         flows: a.flow_ids.clone(),
-        summary: a.summary.clone(),
+        summary,
         reference: a.reference.clone(),
         rule: a.rule.clone(),
         evidence: Evidence {
@@ -360,7 +412,7 @@ fn to_finding(id: String, k: &Key, a: &Acc) -> Finding {
             packets: a.packets,
             first_ts: rfc3339(a.first),
             last_ts: rfc3339(a.last),
-            client: k.client.clone(),
+            client: k.client.to_string(),
             clients_distinct: a.clients_distinct,
             client_examples: a.clients.iter().map(|c| c.to_string()).collect(),
             server: k.server.to_string(),

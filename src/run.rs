@@ -269,23 +269,39 @@ pub fn read(args: &ReadArgs) -> i32 {
         } else {
             Format::Ndjson
         });
+    // EXAUDIT_TIMINGS=1 prints where the wall time went (for benchmarks).
+    let timings = std::env::var_os("EXAUDIT_TIMINGS").is_some();
+    let t0 = std::time::Instant::now();
     let (stats, flows, expect) = analyze_files(&args.files, args.flow.config(), &rules, !args.no_progress);
+    let t1 = std::time::Instant::now();
     let topo = topology.as_ref().map(|(t, p)| (t, p.clone()));
     let audit = audit::build(&stats, flows, &rules, topo, default_generation, expect);
+    let t2 = std::time::Instant::now();
     if let Err(e) = write_output(args.output.as_deref(), |w| render(format, &audit, w)) {
         eprintln!("exaudit: {e}");
         return EXIT_ERROR;
+    }
+    let t3 = std::time::Instant::now();
+    let worst = audit
+        .findings
+        .iter()
+        .filter_map(|f| Severity::parse(f.severity))
+        .max();
+    drop(audit);
+    if timings {
+        eprintln!(
+            "exaudit: timings: read+flows {:.3}s, audit {:.3}s, render {:.3}s, free {:.3}s",
+            (t1 - t0).as_secs_f64(),
+            (t2 - t1).as_secs_f64(),
+            (t3 - t2).as_secs_f64(),
+            t3.elapsed().as_secs_f64()
+        );
     }
     warn_inputs(&stats);
     if !stats.capture.errors.is_empty() {
         return EXIT_ERROR;
     }
     if let Some(min) = fail_threshold(args.fail_on) {
-        let worst = audit
-            .findings
-            .iter()
-            .filter_map(|f| Severity::parse(f.severity))
-            .max();
         if worst.is_some_and(|w| w >= min) {
             return EXIT_FINDINGS;
         }

@@ -619,3 +619,30 @@ fn endpoint_mapper_lookup_answer_in_two_fragments_is_read() {
         assert!(ports.contains(&p), "{ports:?}");
     }
 }
+
+#[test]
+fn many_internal_clients_doing_the_same_are_one_finding_with_exact_counts() {
+    // 300 workstations each try an undocumented port on a Mailbox server
+    // twice: one finding for the group, 600 flows, 300 distinct clients.
+    let (_d, cap) = synthetic("clients.pcap", |p| {
+        for i in 0..600u32 {
+            let c = i % 300;
+            let src = Ipv4Addr::new(127, 2, (c / 200) as u8, 1 + (c % 200) as u8);
+            let sport = 40000 + i as u16;
+            p.tcp(src, sport, ip(MBX), 7777, 0x02, i, 0, b"");
+            p.tcp(ip(MBX), 7777, src, sport, 0x12, 9, i + 1, b"");
+        }
+    });
+    let objs = audit(&[&cap], Some(&site()));
+    let f = common::of_type(&objs, "finding");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&objs));
+    let e = &f[0]["evidence"];
+    assert_eq!(e["client"], "internal_clients");
+    assert_eq!(e["flow_count"], 600);
+    assert_eq!(e["clients_distinct"], 300);
+    let summary = f[0]["summary"].as_str().unwrap();
+    assert!(
+        summary.starts_with("300 hosts, e.g. 127.2.0.1 (internal_clients)"),
+        "{summary}"
+    );
+}
