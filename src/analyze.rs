@@ -51,6 +51,9 @@ pub struct Analyzer<'a> {
     facts: HashMap<u64, AppFacts>,
     /// Endpoint-mapper answers already turned into expectations, per live flow.
     epm_seen: HashMap<u64, usize>,
+    /// Per live DCE/RPC flow: whether the client bound to the endpoint mapper
+    /// (only those flows are re-read for answers as they grow).
+    epm_bound: HashMap<u64, bool>,
     /// Ended flows, when no sink was given.
     pub ended: Vec<EndedFlow>,
     /// Where ended flows go instead of `ended` (streaming mode).
@@ -70,6 +73,7 @@ impl<'a> Analyzer<'a> {
             links: HashMap::new(),
             facts: HashMap::new(),
             epm_seen: HashMap::new(),
+            epm_bound: HashMap::new(),
             ended: Vec::new(),
             sink: None,
         }
@@ -128,6 +132,27 @@ impl<'a> Analyzer<'a> {
             }
             None => AppFacts::default(),
         }
+    }
+
+    /// Whether the client's bytes so far bind to the endpoint mapper: its
+    /// interface UUID appears in them (little- or big-endian NDR). Decided
+    /// once per flow, when the server first answers.
+    fn is_epm_flow(&mut self, flow: &Flow) -> bool {
+        if let Some(&b) = self.epm_bound.get(&flow.id) {
+            return b;
+        }
+        let Some(ins) = flow.inspect.as_ref() else {
+            return false;
+        };
+        let be = self.epm().0;
+        let [a0, a1, a2, a3, b0, b1, c0, c1, rest @ ..] = be;
+        let mut le = [a3, a2, a1, a0, b1, b0, c1, c0, 0, 0, 0, 0, 0, 0, 0, 0];
+        if let Some(tail) = le.get_mut(8..) {
+            tail.copy_from_slice(&rest);
+        }
+        let bound = ins.c2s.data.windows(16).any(|w| w == le || w == be);
+        self.epm_bound.insert(flow.id, bound);
+        bound
     }
 
     /// Registers the endpoints announced so far on an endpoint-mapper flow.
@@ -192,7 +217,7 @@ impl FlowHandler for Analyzer<'_> {
         if dcerpc::looks_like_dcerpc(&ins.c2s.data) {
             // Endpoint-mapper lookups answer in several fragments (Samba: 6.8 KB).
             ins.cap = ins.cap.max(self.inspect_bytes.max(DCERPC_INSPECT_BYTES));
-            if !from_client {
+            if !from_client && self.is_epm_flow(flow) {
                 self.epm_answers(flow);
             }
         }
@@ -208,6 +233,7 @@ impl FlowHandler for Analyzer<'_> {
         let app = self.finish_inspection(&mut flow);
         let epm = self.links.remove(&flow.id);
         self.epm_seen.remove(&flow.id);
+        self.epm_bound.remove(&flow.id);
         let e = EndedFlow {
             flow,
             app,

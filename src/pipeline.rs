@@ -532,20 +532,35 @@ pub fn run_offline(
     let (rtx, rrx) = bounded::<Batch>(CHANNEL_BATCHES + 2);
     let cap_hasher = hasher.clone();
     let (capture_stats, table_stats) = std::thread::scope(|s| {
-        let producer = s.spawn(move || {
-            let mut cap = Capture::new(cap_hasher, tx, rrx, cfg.inspect_bytes);
-            for (i, path) in files.iter().enumerate() {
-                let (fstats, error) = offline::read_file(path, |f| cap.frame(f), |b| progress(i, b));
-                cap.stats.files.push((path.clone(), fstats));
-                if let Some(e) = error {
-                    cap.stats.errors.push(e);
+        // Named so that `top -H` and `perf --sort comm` tell the threads apart.
+        let producer = std::thread::Builder::new()
+            .name("exaudit-capture".into())
+            .spawn_scoped(s, move || {
+                let mut cap = Capture::new(cap_hasher, tx, rrx, cfg.inspect_bytes);
+                for (i, path) in files.iter().enumerate() {
+                    let (fstats, error) = offline::read_file(path, |f| cap.frame(f), |b| progress(i, b));
+                    cap.stats.files.push((path.clone(), fstats));
+                    if let Some(e) = error {
+                        cap.stats.errors.push(e);
+                    }
                 }
-            }
-            cap.ship();
-            cap.stats
-        });
+                cap.ship();
+                cap.stats
+            });
         let table_stats = worker(rx, rtx, cfg, &hasher, handler);
-        let cap_stats = producer.join().unwrap_or_default();
+        let cap_stats = match producer {
+            Ok(p) => p.join().unwrap_or_default(),
+            Err(e) => {
+                let mut st = CaptureStats::default();
+                st.errors.push(crate::source::offline::InputError {
+                    file: files.first().cloned().unwrap_or_default(),
+                    packet: 0,
+                    offset: 0,
+                    message: format!("cannot start the capture thread: {e}"),
+                });
+                st
+            }
+        };
         (cap_stats, table_stats)
     });
     RunStats {

@@ -287,10 +287,12 @@ pub fn read(args: &ReadArgs) -> i32 {
         .iter()
         .filter_map(|f| Severity::parse(f.severity))
         .max();
-    drop(audit);
+    // The process ends next: returning the audit's memory to the allocator
+    // flow by flow would only cost time (0.2 s for 200k flows).
+    std::mem::forget(audit);
     if timings {
         eprintln!(
-            "exaudit: timings: read+flows {:.3}s, audit {:.3}s, render {:.3}s, free {:.3}s",
+            "exaudit: timings: read+flows {:.3}s, audit {:.3}s, render {:.3}s, rest {:.3}s",
             (t1 - t0).as_secs_f64(),
             (t2 - t1).as_secs_f64(),
             (t3 - t2).as_secs_f64(),
