@@ -9,7 +9,9 @@ use hashbrown::HashMap;
 
 use crate::decode::{to_ip, Addr, PROTO_TCP, PROTO_UDP};
 use crate::flow::expect::ExpectTable;
-use crate::flow::{EndReason, Flow};
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::flow::{EndReason, Flow, Inspection};
 use crate::inspect::{self, dcerpc, AppFacts, Streams};
 use crate::pipeline::FlowHandler;
 use crate::rules::{InterfaceTable, Uuid};
@@ -56,6 +58,8 @@ pub struct Analyzer<'a> {
     epm_bound: HashMap<u64, bool>,
     /// Ended flows, when no sink was given.
     pub ended: Vec<EndedFlow>,
+    /// Where finished inspections go when another thread runs the inspectors.
+    offload: Option<Sender<(u64, Box<Inspection>)>>,
     /// Where ended flows go instead of `ended` (streaming mode).
     sink: Option<Box<dyn FnMut(EndedFlow) + 'a>>,
 }
@@ -75,6 +79,7 @@ impl<'a> Analyzer<'a> {
             epm_seen: HashMap::new(),
             epm_bound: HashMap::new(),
             ended: Vec::new(),
+            offload: None,
             sink: None,
         }
     }
@@ -100,7 +105,8 @@ impl<'a> Analyzer<'a> {
         self.expect.stats
     }
 
-    fn epm(&self) -> dcerpc::Uuid {
+    /// The endpoint mapper's interface UUID, as the inspectors take it.
+    pub fn epm(&self) -> dcerpc::Uuid {
         self.epm_uuid.unwrap_or(dcerpc::Uuid([0; 16]))
     }
 
@@ -112,25 +118,47 @@ impl<'a> Analyzer<'a> {
             .unwrap_or(text)
     }
 
-    fn finish_inspection(&mut self, flow: &mut Flow) -> AppFacts {
+    /// The facts of a flow whose inspection ends now, or `None` when its
+    /// bytes went to the inspector thread (see [`Analyzer::inspect_on`]).
+    fn finish_inspection(&mut self, flow: &mut Flow) -> Option<AppFacts> {
         if let Some(f) = self.facts.remove(&flow.id) {
-            return f;
+            return Some(f);
         }
-        match flow.inspect.take() {
-            Some(mut ins) => {
-                ins.c2s.close();
-                ins.s2c.close();
-                let mut f = inspect::inspect_flow(
-                    &Streams {
-                        c2s: &ins.c2s.data,
-                        s2c: &ins.s2c.data,
-                    },
-                    &self.epm(),
-                );
-                f.gap = ins.c2s.gap || ins.s2c.gap;
-                f
+        let Some(ins) = flow.inspect.take() else {
+            return Some(AppFacts::default());
+        };
+        let ins = match &self.offload {
+            Some(tx) => match tx.send((flow.id, ins)) {
+                Ok(()) => return None,
+                Err(e) => e.into_inner().1,
+            },
+            None => ins,
+        };
+        let mut ins = ins;
+        Some(inspect_streams(&mut ins, &self.epm()))
+    }
+
+    /// Runs the end-of-flow inspectors on another thread: each finished
+    /// flow's bytes go to `tx`, and [`Analyzer::attach`] puts the facts that
+    /// come back on the ended flows. Only for audits that keep their flows
+    /// (not with a sink, which needs the facts as each flow ends).
+    pub fn inspect_on(&mut self, tx: Sender<(u64, Box<Inspection>)>) {
+        if self.sink.is_none() {
+            self.offload = Some(tx);
+        }
+    }
+
+    /// Stops sending to the inspector thread (its channel closes).
+    pub fn stop_offload(&mut self) {
+        self.offload = None;
+    }
+
+    /// Puts the inspector thread's facts (by flow id) on the ended flows.
+    pub fn attach(&mut self, mut facts: HashMap<u64, AppFacts>) {
+        for e in &mut self.ended {
+            if let Some(f) = facts.remove(&e.flow.id) {
+                e.app = f;
             }
-            None => AppFacts::default(),
         }
     }
 
@@ -188,6 +216,28 @@ impl<'a> Analyzer<'a> {
     }
 }
 
+/// Runs every inspector over a finished flow's bytes.
+pub fn inspect_streams(ins: &mut Inspection, epm: &dcerpc::Uuid) -> AppFacts {
+    ins.c2s.close();
+    ins.s2c.close();
+    let mut f = inspect::inspect_flow(
+        &Streams {
+            c2s: &ins.c2s.data,
+            s2c: &ins.s2c.data,
+        },
+        epm,
+    );
+    f.gap = ins.c2s.gap || ins.s2c.gap;
+    f
+}
+
+/// The inspector thread of [`Analyzer::inspect_on`]: facts by flow id.
+pub fn inspector(rx: Receiver<(u64, Box<Inspection>)>, epm: dcerpc::Uuid) -> HashMap<u64, AppFacts> {
+    rx.into_iter()
+        .map(|(id, mut ins)| (id, inspect_streams(&mut ins, &epm)))
+        .collect()
+}
+
 fn addr_of(ip: IpAddr) -> Addr {
     match ip {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
@@ -224,13 +274,14 @@ impl FlowHandler for Analyzer<'_> {
         let Some(ins) = flow.inspect.as_ref() else { return };
         let cap = ins.cap_or(self.inspect_bytes);
         if ins.c2s.done(cap) && ins.s2c.done(cap) {
-            let facts = self.finish_inspection(flow);
-            self.facts.insert(flow.id, facts);
+            if let Some(facts) = self.finish_inspection(flow) {
+                self.facts.insert(flow.id, facts);
+            }
         }
     }
 
     fn ended(&mut self, mut flow: Flow, reason: EndReason) {
-        let app = self.finish_inspection(&mut flow);
+        let app = self.finish_inspection(&mut flow).unwrap_or_default();
         let epm = self.links.remove(&flow.id);
         self.epm_seen.remove(&flow.id);
         self.epm_bound.remove(&flow.id);

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::analyze::{endpoints, EndedFlow};
@@ -66,7 +67,7 @@ pub struct Audit {
 
 /// Observations per host for role inference: which ports it answered on.
 pub fn observe(flows: &[EndedFlow]) -> Vec<HostObservation> {
-    let mut hosts: BTreeMap<IpAddr, HostObservation> = BTreeMap::new();
+    let mut hosts: hashbrown::HashMap<IpAddr, HostObservation> = hashbrown::HashMap::new();
     for f in flows {
         let ((c, _), (s, port)) = endpoints(&f.flow);
         let served = f.flow.client_server_pkts().1 > 0
@@ -93,7 +94,9 @@ pub fn observe(flows: &[EndedFlow]) -> Vec<HostObservation> {
             .or_insert_with(|| HostObservation::new(c))
             .seen_as_client = true;
     }
-    hosts.into_values().collect()
+    let mut hosts: Vec<HostObservation> = hosts.into_values().collect();
+    hosts.sort_by_key(|h| h.addr);
+    hosts
 }
 
 /// Infers the site's topology from the flows.
@@ -153,20 +156,23 @@ pub fn build(
     };
     let matcher = rules.matcher(topo.site().exchange);
     let classifier = Classifier::new(&matcher, topo);
-    let classes: Vec<Classified<'_>> = flows.iter().map(|f| classifier.classify(f)).collect();
+    let classes: Vec<Classified<'_>> = flows.par_iter().map(|f| classifier.classify(f)).collect();
     let evaluated = Findings::evaluate(&flows, &classes, |c, s| matcher.is_unrestricted_path(c, s));
     let (findings, per_flow) = evaluated.finish();
 
-    let mut records = Vec::with_capacity(flows.len());
+    let records: Vec<FlowRecord> = flows
+        .into_par_iter()
+        .zip(classes.par_iter())
+        .zip(per_flow)
+        .map(|((f, c), ids)| flow_record(f, c, ids))
+        .collect();
     let mut tally = PurposeTally::default();
     let mut unexplained: Vec<(u64, u64)> = Vec::new();
-    for ((f, c), ids) in flows.into_iter().zip(&classes).zip(per_flow) {
-        let rec = flow_record(f, c, ids);
-        tally.add(c, &rec);
+    for (rec, c) in records.iter().zip(&classes) {
+        tally.add(c, rec);
         if c.purpose == Purpose::Unknown {
             unexplained.push((rec.c2s_bytes + rec.s2c_bytes, rec.id));
         }
-        records.push(rec);
     }
     unexplained.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let (purposes, matrix) = tally.finish();

@@ -209,8 +209,9 @@ impl Findings {
     pub fn evaluate(
         flows: &[EndedFlow],
         classes: &[Classified<'_>],
-        is_unrestricted: impl Fn(RoleSet, RoleSet) -> bool,
+        is_unrestricted: impl Fn(RoleSet, RoleSet) -> bool + Sync,
     ) -> Findings {
+        use rayon::prelude::*;
         let mut me = Findings {
             per_flow: vec![Vec::new(); flows.len()],
             ..Findings::default()
@@ -223,8 +224,14 @@ impl Findings {
                 accepting.insert((s, p, f.flow.key.proto));
             }
         }
-        for (i, (f, c)) in flows.iter().zip(classes).enumerate() {
-            let hits = check(f, c, &accepting, &is_unrestricted);
+        // The checks are independent per flow (on all cores); the findings
+        // are then collected in flow order, so ids do not depend on threads.
+        let hits: Vec<Vec<Hit>> = flows
+            .par_iter()
+            .zip(classes)
+            .map(|(f, c)| check(f, c, &accepting, &is_unrestricted))
+            .collect();
+        for (i, ((f, c), hits)) in flows.iter().zip(classes).zip(hits).enumerate() {
             for h in hits {
                 me.add(Some(i), f, c, h);
             }

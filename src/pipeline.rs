@@ -130,15 +130,19 @@ impl RawGate {
 /// Decides on the capture side which payloads still matter for inspection,
 /// without a back channel from the flow worker: a direct-mapped table counts
 /// the payload bytes already forwarded per flow and direction. A collision
-/// only resets a count (more copying, never less), and the budget is twice
-/// the most the worker keeps of any flow (retransmissions count here, not
-/// there), so what the worker inspects does not depend on collisions. The
-/// slot comes from a fixed-key hash so that runs over the same file copy the
-/// same bytes (the flow table's hash is seeded per run).
+/// only resets a count (more copying, never less). The budget is twice what
+/// the worker keeps of a flow (retransmissions count here, not there):
+/// `--inspect-bytes`, or the DCE/RPC size for flows with a payload that
+/// starts like a DCE/RPC PDU (version 5.0), as the worker decides. The slot
+/// comes from a fixed-key hash so that runs over the same file copy the same
+/// bytes (the flow table's hash is seeded per run).
 struct PayloadGate {
-    slots: Vec<(u32, u32, u32)>,
+    /// (tag, bytes sent from a, bytes sent from b, budget per direction).
+    slots: Vec<(u32, u32, u32, u32)>,
     /// Bytes per direction worth forwarding.
     budget: u32,
+    /// The same for DCE/RPC flows.
+    dcerpc_budget: u32,
     hasher: ahash::RandomState,
 }
 
@@ -146,19 +150,16 @@ impl PayloadGate {
     const SLOTS: usize = 1 << 18;
 
     fn new(inspect_bytes: usize) -> PayloadGate {
-        let most = if inspect_bytes == 0 {
-            0
-        } else {
-            inspect_bytes.max(crate::analyze::DCERPC_INSPECT_BYTES)
-        };
-        let budget = u32::try_from(most.saturating_mul(2)).unwrap_or(u32::MAX);
+        let twice = |n: usize| u32::try_from(n.saturating_mul(2)).unwrap_or(u32::MAX);
+        let budget = twice(inspect_bytes);
         PayloadGate {
             slots: if budget == 0 {
                 Vec::new()
             } else {
-                vec![(0, 0, 0); Self::SLOTS]
+                vec![(0, 0, 0, 0); Self::SLOTS]
             },
             budget,
+            dcerpc_budget: twice(inspect_bytes.max(crate::analyze::DCERPC_INSPECT_BYTES)),
             hasher: ahash::RandomState::with_seeds(
                 0x243f_6a88_85a3_08d3,
                 0x1319_8a2e_0370_7344,
@@ -168,9 +169,21 @@ impl PayloadGate {
         }
     }
 
-    /// How many of `len` payload bytes to forward.
+    /// A new connection (a SYN) on `key`: the 5-tuple may have carried an
+    /// earlier connection whose bytes must not count against this one.
+    fn restart(&mut self, key: &FlowKey) {
+        if self.budget == 0 {
+            return;
+        }
+        let hash = self.hasher.hash_one(key);
+        if let Some(slot) = self.slots.get_mut(hash as usize & (Self::SLOTS - 1)) {
+            *slot = ((hash >> 32) as u32 | 1, 0, 0, self.budget);
+        }
+    }
+
+    /// How many bytes of `payload` to forward.
     #[inline]
-    fn take(&mut self, key: &FlowKey, from_a: bool, len: usize) -> usize {
+    fn take(&mut self, key: &FlowKey, from_a: bool, payload: &[u8]) -> usize {
         if self.budget == 0 {
             return 0;
         }
@@ -180,11 +193,15 @@ impl PayloadGate {
         };
         let tag = (hash >> 32) as u32 | 1;
         if slot.0 != tag {
-            *slot = (tag, 0, 0);
+            *slot = (tag, 0, 0, self.budget);
         }
+        if payload.starts_with(&[5, 0]) {
+            slot.3 = self.dcerpc_budget;
+        }
+        let budget = slot.3;
         let sent = if from_a { &mut slot.1 } else { &mut slot.2 };
-        let room = self.budget.saturating_sub(*sent);
-        let n = u32::try_from(len).unwrap_or(u32::MAX).min(room);
+        let room = budget.saturating_sub(*sent);
+        let n = u32::try_from(payload.len()).unwrap_or(u32::MAX).min(room);
         *sent = sent.saturating_add(n);
         n as usize
     }
@@ -380,9 +397,12 @@ impl<S: BuildHasher> Capture<S> {
         let is_tcp = tuple.proto == PROTO_TCP;
         let hash = self.hasher.hash_one(key);
         let (mut pay_off, mut pay_len) = (0u32, 0u32);
+        if is_tcp && flags & 0x12 == 0x02 {
+            self.gate.restart(&key);
+        }
         // Payload of first fragments only: later ones are not stream bytes.
         if !p.payload.is_empty() && p.fragment.is_none_or(|f| f.offset == 0 && !f.more) {
-            let n = self.gate.take(&key, from_a, p.payload.len());
+            let n = self.gate.take(&key, from_a, p.payload);
             if n > 0 {
                 pay_off = u32::try_from(self.cur.bytes.len()).unwrap_or(u32::MAX);
                 pay_len = n as u32;
@@ -728,9 +748,14 @@ mod tests {
         let mut g = PayloadGate::new(4096);
         let want = crate::analyze::DCERPC_INSPECT_BYTES;
         let mut got = 0;
+        let mut pdu = vec![0u8; 1000];
+        pdu[0] = 5;
         for _ in 0..want / 1000 + 1 {
-            got += g.take(&key(1), false, 1000);
+            got += g.take(&key(1), false, &pdu);
         }
+        // Other flows get twice --inspect-bytes.
+        let other: usize = (0..20).map(|_| g.take(&key(2), false, &[0x16; 1000])).sum();
+        assert_eq!(other, 2 * 4096);
         assert!(
             got >= want,
             "forwarded {got} of the {want} bytes a DCE/RPC flow keeps"
@@ -745,15 +770,24 @@ mod tests {
             let mut g = PayloadGate::new(64);
             (0..60_000u16)
                 .chain(0..60_000u16)
-                .map(|n| g.take(&key(n), n % 2 == 0, 100))
+                .map(|n| g.take(&key(n), n % 2 == 0, &[1; 100]))
                 .collect::<Vec<_>>()
         };
         assert_eq!(run(), run());
     }
 
     #[test]
+    fn gate_starts_over_for_a_new_connection_on_the_same_ports() {
+        let mut g = PayloadGate::new(1000);
+        assert_eq!(g.take(&key(7), true, &[1; 5000]), 2000);
+        assert_eq!(g.take(&key(7), true, &[1; 10]), 0);
+        g.restart(&key(7));
+        assert_eq!(g.take(&key(7), true, &[1; 10]), 10);
+    }
+
+    #[test]
     fn gate_off_without_inspection() {
         let mut g = PayloadGate::new(0);
-        assert_eq!(g.take(&key(1), true, 1000), 0);
+        assert_eq!(g.take(&key(1), true, &[5; 1000]), 0);
     }
 }

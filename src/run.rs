@@ -170,7 +170,22 @@ fn analyze_files(
         }
     };
     let mut analyzer = Analyzer::new(rules.interfaces(), cfg.inspect_bytes);
-    let stats = run_offline(files, cfg, progress, &mut analyzer);
+    // The end-of-flow inspectors run on a thread of their own: the flow
+    // worker is the pipeline's bottleneck, the capture thread is not.
+    let (itx, irx) = crossbeam_channel::bounded(1024);
+    analyzer.inspect_on(itx);
+    let epm = analyzer.epm();
+    let stats = std::thread::scope(|s| {
+        let inspector = std::thread::Builder::new()
+            .name("exaudit-inspect".into())
+            .spawn_scoped(s, move || crate::analyze::inspector(irx, epm));
+        let stats = run_offline(files, cfg, progress, &mut analyzer);
+        analyzer.stop_offload();
+        if let Ok(Ok(facts)) = inspector.map(|h| h.join()) {
+            analyzer.attach(facts);
+        }
+        stats
+    });
     if let Some(b) = bar {
         b.finish_and_clear();
     }

@@ -85,9 +85,11 @@ impl StreamBuf {
         let start = have - off;
         if let Some(new) = payload.get(start..) {
             let room = cap - have;
-            if self.data.capacity() == 0 {
-                // One allocation for most streams: the first segment, doubled, up to the cap.
-                self.data.reserve(cap.min(new.len().saturating_mul(2).max(256)));
+            if self.data.capacity() < cap && self.data.len() + new.len() > self.data.capacity() {
+                // One allocation per cap: the whole cap at once (pages are
+                // only resident once written), not a doubling series of
+                // reallocations and copies.
+                self.data.reserve_exact(cap - self.data.len());
             }
             self.data
                 .extend_from_slice(new.get(..new.len().min(room)).unwrap_or_default());
