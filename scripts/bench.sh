@@ -157,7 +157,9 @@ bench_file() {
 
   # (b) exaudit, full pipeline, ndjson; the last record is the summary
   measure exaudit "$BENCH/$base.exaudit.ndjson" \
-    "$BIN/exaudit" read "$f" -f ndjson --no-progress || exit 1
+    env EXAUDIT_TIMINGS=1 "$BIN/exaudit" read "$f" -f ndjson --no-progress || exit 1
+  local phases
+  phases=$(grep -o 'timings: .*' "$BENCH/$base.exaudit.ndjson.err" | tail -1 || true)
   local ex_t=$T ex_rss=$RSS summary
   summary=$(tail -n 1 "$BENCH/$base.exaudit.ndjson")
   # the flood's 10M flow records take ~4 GB: keep only the summary
@@ -210,6 +212,7 @@ bench_file() {
   echo "- exaudit vs read limit: $(awk -v r="$raw_t" -v e="$ex_t" 'BEGIN{printf "%.1f", 100*r/e}')% of the read-limit throughput"
   if [ -n "$ts_t" ]; then echo "- exaudit vs tshark: $(ratio "$ts_t" "$ex_t")x (tshark seconds / exaudit seconds)"; fi
   if [ -n "$nd_t" ]; then echo "- exaudit vs ndpiReader: $(ratio "$nd_t" "$ex_t")x (ndpiReader seconds / exaudit seconds)"; fi
+  [ -z "$phases" ] || echo "- exaudit wall time by phase: ${phases#timings: }"
   echo "- exaudit summary: packets_per_s=$s_pps (its own clock, read to last flow), flows=$s_flows, peak_flows=$s_peak, evictions=$s_evict, decode_errors=$s_errs"
   if [ "$s_peak" -gt 0 ]; then
     echo "- exaudit RSS per tracked flow: $(awk -v m="$ex_rss" -v p="$s_peak" 'BEGIN{printf "%.0f", m*1024/p}') B (peak RSS / peak_flows);" \
