@@ -67,7 +67,7 @@ if [ "$BUILD" -eq 1 ]; then
   log "building (release)"
   cargo build --release --quiet --examples --bin exaudit
 fi
-for b in exaudit examples/gencap examples/rawread; do
+for b in exaudit examples/gencap examples/rawread examples/pipeline; do
   [ -x "$BIN/$b" ] || { echo "bench: $BIN/$b is missing: build first" >&2; exit 2; }
 done
 
@@ -155,6 +155,11 @@ bench_file() {
   local raw_t=$T raw_rss=$RSS
   row "read limit (rawread)" "$T" "$C" "$RSS"
 
+  # (a2) the packet pipeline alone: read + decode + batches + flow table + flow records
+  measure pipeline "$BENCH/$base.pipeline.out" "$BIN/examples/pipeline" "$f" || exit 1
+  local pipe_t=$T
+  row "packet pipeline (examples/pipeline)" "$T" "$C" "$RSS"
+
   # (b) exaudit, full pipeline, ndjson; the last record is the summary
   measure exaudit "$BENCH/$base.exaudit.ndjson" \
     env EXAUDIT_TIMINGS=1 "$BIN/exaudit" read "$f" -f ndjson --no-progress || exit 1
@@ -209,6 +214,7 @@ bench_file() {
   echo "|---|---:|---:|---:|---:|---:|"
   printf '%s\n' "${rows[@]}"
   echo
+  echo "- packet pipeline vs read limit: $(awk -v r="$raw_t" -v e="$pipe_t" 'BEGIN{printf "%.1f", 100*r/e}')% of the read-limit throughput"
   echo "- exaudit vs read limit: $(awk -v r="$raw_t" -v e="$ex_t" 'BEGIN{printf "%.1f", 100*r/e}')% of the read-limit throughput"
   if [ -n "$ts_t" ]; then echo "- exaudit vs tshark: $(ratio "$ts_t" "$ex_t")x (tshark seconds / exaudit seconds)"; fi
   if [ -n "$nd_t" ]; then echo "- exaudit vs ndpiReader: $(ratio "$nd_t" "$ex_t")x (ndpiReader seconds / exaudit seconds)"; fi
