@@ -127,6 +127,10 @@ impl<'a> Analyzer<'a> {
         let Some(ins) = flow.inspect.take() else {
             return Some(AppFacts::default());
         };
+        if ins.c2s.is_empty() && ins.s2c.is_empty() {
+            // No payload (a scan, a refused connection): nothing to inspect.
+            return Some(AppFacts::default());
+        }
         let ins = match &self.offload {
             Some(tx) => match tx.send((flow.id, ins)) {
                 Ok(()) => return None,
@@ -155,6 +159,9 @@ impl<'a> Analyzer<'a> {
 
     /// Puts the inspector thread's facts (by flow id) on the ended flows.
     pub fn attach(&mut self, mut facts: HashMap<u64, AppFacts>) {
+        if facts.is_empty() {
+            return;
+        }
         for e in &mut self.ended {
             if let Some(f) = facts.remove(&e.flow.id) {
                 e.app = f;

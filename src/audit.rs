@@ -89,10 +89,15 @@ pub fn observe(flows: &[EndedFlow]) -> Vec<HostObservation> {
                 h.contacted_from_public = true;
             }
         }
-        hosts
-            .entry(c)
-            .or_insert_with(|| HostObservation::new(c))
-            .seen_as_client = true;
+        // A public address that only ever connects out is `internet` without
+        // being remembered (a scan from a million sources stays small).
+        if let Some(h) = hosts.get_mut(&c) {
+            h.seen_as_client = true;
+        } else if is_private(c) {
+            let mut h = HostObservation::new(c);
+            h.seen_as_client = true;
+            hosts.insert(c, h);
+        }
     }
     let mut hosts: Vec<HostObservation> = hosts.into_values().collect();
     hosts.sort_by_key(|h| h.addr);

@@ -660,7 +660,14 @@ pub fn private_block(addr: IpAddr) -> Option<IpNetwork> {
 
 /// Whether `addr` is private, loopback, link-local or unique-local.
 pub fn is_private(addr: IpAddr) -> bool {
-    private_block(addr).is_some()
+    // The blocks of PRIVATE_BLOCKS, without parsing them (called per flow).
+    match addr.to_canonical() {
+        IpAddr::V4(a) => a.is_private() || a.is_loopback() || a.is_link_local(),
+        IpAddr::V6(a) => {
+            let s0 = a.segments()[0];
+            a.is_loopback() || s0 & 0xfe00 == 0xfc00 || s0 & 0xffc0 == 0xfe80
+        }
+    }
 }
 
 /// Infers the roles of one host from the ports it answered on:
@@ -757,6 +764,39 @@ pub fn infer_topology(observations: &[HostObservation], site: Site) -> Inference
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn is_private_agrees_with_the_private_blocks() {
+        for a in [
+            "10.1.2.3",
+            "9.255.255.255",
+            "11.0.0.0",
+            "172.16.0.1",
+            "172.31.255.255",
+            "172.32.0.0",
+            "172.15.255.255",
+            "192.168.5.5",
+            "192.169.0.0",
+            "127.0.0.1",
+            "169.254.1.1",
+            "169.255.0.0",
+            "8.8.8.8",
+            "fc00::1",
+            "fdff::1",
+            "fe00::1",
+            "fe80::1",
+            "febf::1",
+            "fec0::1",
+            "::1",
+            "::2",
+            "2001:db8::1",
+            "::ffff:10.0.0.1",
+            "::ffff:8.8.8.8",
+        ] {
+            let ip: IpAddr = a.parse().unwrap();
+            assert_eq!(is_private(ip), private_block(ip).is_some(), "{a}");
+        }
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -48,6 +48,11 @@ impl StreamBuf {
         self.data.len() >= cap || (self.gap && self.pending.is_empty())
     }
 
+    /// Nothing was collected (no bytes, none waiting for a gap to fill).
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty() && self.pending.is_empty()
+    }
+
     /// Sets the stream start from a SYN's sequence number.
     pub fn syn(&mut self, seq: u32) {
         if self.base.is_none() && self.data.is_empty() {
