@@ -11,7 +11,7 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use crate::decode::{self, Addr, DecodeError, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP};
-use crate::flow::{EndReason, Flow, FlowConfig, FlowKey, FlowTable, PacketMeta, TableStats};
+use crate::flow::{EndReason, Flow, FlowConfig, FlowKey, FlowTable, Inspection, PacketMeta, TableStats};
 use crate::source::offline::{self, FileStats, InputError, RawFrame};
 
 /// Records per batch.
@@ -679,39 +679,53 @@ fn run_worker<S: BuildHasher>(
                     }
                     if created {
                         handler.borrow_mut().created(flow);
-                        if cfg.inspect_bytes > 0 {
-                            if inspecting.get() < cfg.max_inspecting {
-                                flow.inspect = Some(Box::default());
-                                inspecting.set(inspecting.get() + 1);
-                            } else {
-                                not_inspected += 1;
+                    }
+                    if cfg.inspect_bytes == 0 {
+                        continue;
+                    }
+                    let is_tcp = rec.key.proto == PROTO_TCP;
+                    if is_tcp && rec.meta.tcp_flags & 0x02 != 0 {
+                        flow.note_syn(rec.meta.from_a, rec.meta.seq);
+                    }
+                    let payload = batch.payload(rec);
+                    if payload.is_empty() {
+                        continue;
+                    }
+                    // The inspection starts with the first payload byte, from
+                    // the SYNs' sequence numbers when they were seen.
+                    if flow.inspect.is_none() && flow.marks & Flow::INSPECTION_OVER == 0 {
+                        if inspecting.get() < cfg.max_inspecting {
+                            let mut ins = Box::<Inspection>::default();
+                            let client_a = flow.client_is_a;
+                            if let Some(seq) = flow.syn_of(client_a) {
+                                ins.c2s.syn(seq);
                             }
+                            if let Some(seq) = flow.syn_of(!client_a) {
+                                ins.s2c.syn(seq);
+                            }
+                            flow.inspect = Some(ins);
+                            inspecting.set(inspecting.get() + 1);
+                        } else {
+                            not_inspected += 1;
+                            flow.marks |= Flow::INSPECTION_OVER;
                         }
                     }
                     let from_client = flow.orig_side(rec.meta.from_a);
-                    let syn = rec.meta.tcp_flags & 0x02 != 0;
-                    let payload = batch.payload(rec);
                     let Some(ins) = flow.inspect.as_mut() else {
                         continue;
                     };
                     let cap = ins.cap_or(cfg.inspect_bytes);
                     let buf = if from_client { &mut ins.c2s } else { &mut ins.s2c };
-                    if rec.key.proto == PROTO_TCP {
-                        if syn {
-                            buf.syn(rec.meta.seq);
-                        }
-                        if !payload.is_empty() {
-                            buf.segment(rec.meta.seq, payload, cap);
-                        }
-                    } else if !payload.is_empty() {
+                    if is_tcp {
+                        buf.segment(rec.meta.seq, payload, cap);
+                    } else {
                         buf.datagram(payload, cap);
                     }
-                    if !payload.is_empty() {
-                        handler.borrow_mut().payload(flow, from_client);
-                        // A handler that is done with the bytes drops them.
-                        if flow.inspect.is_none() {
-                            inspecting.set(inspecting.get().saturating_sub(1));
-                        }
+                    handler.borrow_mut().payload(flow, from_client);
+                    // A handler that is done with the bytes drops them.
+                    if flow.inspect.is_none() {
+                        inspecting.set(inspecting.get().saturating_sub(1));
+                        flow.marks |= Flow::INSPECTION_OVER;
                     }
                 }
                 RecKind::IcmpError {

@@ -65,8 +65,41 @@ pub struct Flow {
     pub icmp: IcmpNote,
     /// Packet number (1-based, across inputs) of the first packet.
     pub first_pkt: u64,
-    /// The first payload bytes of each direction, while the flow is young.
+    /// The first payload bytes of each direction, while the flow is young;
+    /// created at the first payload byte (a scan's flows never get one).
     pub inspect: Option<Box<Inspection>>,
+    /// Sequence number of the first SYN sent by side a and b (where each
+    /// direction's stream starts), valid when `marks` has bit 0 / bit 1.
+    pub syn_seq: [u32; 2],
+    /// Bit 0/1: a SYN from side a/b was seen; bit 2: the inspection is
+    /// over or was refused (not started again).
+    pub marks: u8,
+}
+
+impl Flow {
+    /// Bit of `marks`: the inspection is over.
+    pub const INSPECTION_OVER: u8 = 4;
+
+    /// Notes a SYN from side a (`from_a`) or b: the first one gives that
+    /// direction's stream start.
+    #[inline]
+    pub fn note_syn(&mut self, from_a: bool, seq: u32) {
+        let (bit, i) = if from_a { (1u8, 0usize) } else { (2, 1) };
+        if self.marks & bit == 0 {
+            self.marks |= bit;
+            if let Some(s) = self.syn_seq.get_mut(i) {
+                *s = seq;
+            }
+        }
+    }
+
+    /// The first SYN's sequence number from side a (`from_a`) or b.
+    pub fn syn_of(&self, from_a: bool) -> Option<u32> {
+        let (bit, i) = if from_a { (1u8, 0usize) } else { (2, 1) };
+        (self.marks & bit != 0)
+            .then(|| self.syn_seq.get(i).copied())
+            .flatten()
+    }
 }
 
 impl Flow {
@@ -181,7 +214,9 @@ impl FlowTable {
         FlowTable {
             cfg,
             index: HashTable::with_capacity(cap),
-            slab: Vec::with_capacity(cap),
+            // Room for the cap at once: pages become resident only as flows
+            // fill them, and growing never holds an old and a new copy at once.
+            slab: Vec::with_capacity(cfg.max_flows.min(1 << 24)),
             free: Vec::new(),
             next_id: 1,
             last_sweep_ts: i64::MIN,
@@ -344,6 +379,8 @@ impl FlowTable {
             icmp: IcmpNote::default(),
             first_pkt: meta.pkt_no,
             inspect: None,
+            syn_seq: [0; 2],
+            marks: 0,
         };
         // First packet was a SYN-ACK: its receiver is the originator.
         if key.proto == PROTO_TCP && client_is_a != meta.from_a && meta.tcp_flags & 0x12 == 0x12 {
