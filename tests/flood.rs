@@ -78,3 +78,39 @@ fn syn_flood_stays_under_the_flow_cap_with_aggregated_findings() {
     // Unanswered SYNs to a Mailbox are attempts, not exposure: no finding per source.
     assert!(findings.len() <= 3, "{} findings", findings.len());
 }
+
+#[test]
+fn a_scan_does_not_use_up_the_inspection_slots() {
+    // 5,000 unanswered SYNs stay in the table (no timeout passes), then one
+    // SMTP session: with room for only 100 inspections at once, the session
+    // is still inspected, since flows without payload take no slot.
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("scan-then-smtp.pcap");
+    let mut p = Pcap::new();
+    let mailbox = Ipv4Addr::new(127, 1, 0, 11);
+    for i in 0..5000u32 {
+        let src = Ipv4Addr::new(198, 18, (i >> 8) as u8, i as u8);
+        p.tcp(src, 40000, mailbox, 25, 0x02, i, 0, b"");
+    }
+    p.conversation(
+        Ipv4Addr::new(127, 1, 0, 12),
+        mailbox,
+        25,
+        &[
+            (b"", b"220 mbx.lab.test ESMTP ready\r\n"),
+            (b"EHLO mbx2.lab.test\r\n", b"250-mbx.lab.test\r\n250 STARTTLS\r\n"),
+            (b"QUIT\r\n", b"221 bye\r\n"),
+        ],
+    );
+    p.write(&cap);
+    let (objs, code, stderr) = common::read_ndjson(&[&cap], &["--max-inspecting", "100"]);
+    assert_eq!(code, 0, "{stderr}");
+    let smtp: Vec<_> = common::of_type(&objs, "flow")
+        .into_iter()
+        .filter(|f| f["app"]["smtp"].is_object())
+        .collect();
+    assert_eq!(smtp.len(), 1, "the SMTP session was inspected");
+    assert_eq!(smtp[0]["app"]["smtp"]["ehlo"], true);
+    let s = common::of_type(&objs, "summary")[0];
+    assert_eq!(s["not_inspected"], 0);
+}
