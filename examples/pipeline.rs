@@ -42,8 +42,10 @@ fn main() -> ExitCode {
     }
     let packets = stats.capture.packets;
     println!(
-        "packets={packets} bytes={} flows={flows} packets_in_flows={packets_in_flows} seconds={secs:.3} packets_per_s={:.0}",
+        "packets={packets} bytes={} flows={flows} peak_flows={} evictions={} packets_in_flows={packets_in_flows} seconds={secs:.3} packets_per_s={:.0}",
         stats.capture.bytes,
+        stats.table.peak_flows,
+        stats.table.evicted,
         packets as f64 / secs
     );
     ExitCode::SUCCESS
