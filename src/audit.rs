@@ -12,7 +12,7 @@ use crate::classify::{Classified, Classifier};
 use crate::decode::{PROTO_TCP, PROTO_UDP};
 use crate::findings::{Finding, Findings};
 use crate::pipeline::RunStats;
-use crate::report::{FlowRecord, Summary};
+use crate::report::{AppField, AppRecord, FlowRecord, Summary};
 use crate::rules::{Expect, Purpose, RuleSet};
 use crate::topology::{infer_topology, is_private, Generation, HostObservation, Inference, Site, Topology};
 
@@ -206,8 +206,12 @@ pub fn flow_record(f: EndedFlow, c: &Classified<'_>, findings: Vec<String>) -> F
     rec.server_role = Some(c.server_roles);
     rec.purpose = Some(c.purpose.as_str());
     rec.rule = c.rule.map(|r| r.id.clone());
-    rec.app.facts = f.app;
-    rec.app.epm = f.epm;
+    let icmp = rec.app.get().and_then(|a| a.icmp);
+    rec.app = AppField::new(AppRecord {
+        facts: f.app,
+        epm: f.epm,
+        icmp,
+    });
     rec.findings = findings;
     rec
 }

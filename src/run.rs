@@ -193,6 +193,18 @@ fn analyze_files(
     (stats, analyzer.ended, expect)
 }
 
+/// The process's peak resident set so far, MiB (0 where /proc is missing).
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb / 1024)
+}
+
 fn warn_inputs(stats: &RunStats) {
     for (path, f) in &stats.capture.files {
         if f.ts_backwards > 0 {
@@ -289,9 +301,11 @@ pub fn read(args: &ReadArgs) -> i32 {
     let t0 = std::time::Instant::now();
     let (stats, flows, expect) = analyze_files(&args.files, args.flow.config(), &rules, !args.no_progress);
     let t1 = std::time::Instant::now();
+    let hwm_read = peak_rss_mib();
     let topo = topology.as_ref().map(|(t, p)| (t, p.clone()));
     let audit = audit::build(&stats, flows, &rules, topo, default_generation, expect);
     let t2 = std::time::Instant::now();
+    let hwm_audit = peak_rss_mib();
     if let Err(e) = write_output(args.output.as_deref(), |w| render(format, &audit, w)) {
         eprintln!("exaudit: {e}");
         return EXIT_ERROR;
@@ -307,11 +321,14 @@ pub fn read(args: &ReadArgs) -> i32 {
     std::mem::forget(audit);
     if timings {
         eprintln!(
-            "exaudit: timings: read+flows {:.3}s, audit {:.3}s, render {:.3}s, rest {:.3}s",
+            "exaudit: timings: read+flows {:.3}s, audit {:.3}s, render {:.3}s, rest {:.3}s; peak RSS after read {} MiB, after audit {} MiB, at the end {} MiB",
             (t1 - t0).as_secs_f64(),
             (t2 - t1).as_secs_f64(),
             (t3 - t2).as_secs_f64(),
-            t3.elapsed().as_secs_f64()
+            t3.elapsed().as_secs_f64(),
+            hwm_read,
+            hwm_audit,
+            peak_rss_mib()
         );
     }
     warn_inputs(&stats);

@@ -140,6 +140,40 @@ impl AppRecord {
     }
 }
 
+/// The `app` field as a record holds it: nothing for the many flows without
+/// facts (a scan's SYNs), one box otherwise; prints `{}` when empty.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AppField(Option<Box<AppRecord>>);
+
+impl AppField {
+    pub fn new(app: AppRecord) -> AppField {
+        AppField((!app.is_empty()).then(|| Box::new(app)))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
+    pub fn get(&self) -> Option<&AppRecord> {
+        self.0.as_deref()
+    }
+
+    /// The same as a JSON object, for the few places that walk it.
+    pub fn to_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.0.as_ref().map(|a| a.to_map()).unwrap_or_default()
+    }
+}
+
+impl Serialize for AppField {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match &self.0 {
+            Some(a) => a.serialize(s),
+            None => s.serialize_map(Some(0))?.end(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 struct DcerpcView<'a> {
     #[serde(flatten)]
@@ -234,7 +268,7 @@ pub struct FlowRecord {
     pub s2c_bytes: u64,
     pub purpose: Option<&'static str>,
     pub rule: Option<String>,
-    pub app: AppRecord,
+    pub app: AppField,
     pub findings: Vec<String>,
 }
 
@@ -267,11 +301,11 @@ impl FlowRecord {
             s2c_bytes: sb,
             purpose: None,
             rule: None,
-            app: AppRecord {
+            app: AppField::new(AppRecord {
                 facts: AppFacts::default(),
                 epm: None,
                 icmp: (f.icmp.count > 0).then_some(f.icmp),
-            },
+            }),
             findings: Vec::new(),
         }
     }
