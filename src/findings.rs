@@ -194,11 +194,22 @@ fn exchange(roles: RoleSet) -> bool {
         || roles.contains(Role::Hub)
 }
 
+/// First port of the dynamic range (IANA, and Windows' RPC default).
+pub const DYNAMIC_PORTS: u16 = 49152;
+
+/// The service a finding is about. Unexplained or endpoint-mapper-announced
+/// flows to ports of the dynamic range are one service per server
+/// (`tcp/49152-65535`, `tcp/49152-65535 (emsmdb)`; the ports go to the
+/// details): each RPC connection or random probe lands on another port.
 fn service_of(f: &EndedFlow, c: &Classified) -> String {
     let ((_, _), (_, port)) = endpoints(&f.flow);
     let proto = crate::report::proto_name(f.flow.key.proto);
     match (&f.epm, c.purpose) {
+        (Some(l), _) if port >= DYNAMIC_PORTS => {
+            format!("{proto}/{DYNAMIC_PORTS}-65535 ({})", l.interface)
+        }
         (Some(l), _) => format!("{proto}/{port} ({})", l.interface),
+        (None, Purpose::Unknown) if port >= DYNAMIC_PORTS => format!("{proto}/{DYNAMIC_PORTS}-65535"),
         (None, Purpose::Unknown) => format!("{proto}/{port}"),
         (None, p) => format!("{proto}/{port} ({p})"),
     }
@@ -301,11 +312,15 @@ impl Findings {
     /// when a new finding was refused at the streaming cap.
     fn add(&mut self, i: Option<usize>, f: &EndedFlow, c: &Classified<'_>, h: Hit) -> Option<usize> {
         let ((client, _), (server, _)) = endpoints(&f.flow);
+        let service = service_of(f, c);
+        let port_detail = service
+            .contains("-65535")
+            .then(|| format!("port {}", endpoints(&f.flow).1 .1));
         let key = Key {
             kind: h.kind,
             client: ClientKey::of(client, c.client_roles),
             server,
-            service: service_of(f, c),
+            service,
         };
         let order = self.acc.len();
         if self.max > 0 && order >= self.max && !self.acc.contains_key(&key) {
@@ -356,7 +371,7 @@ impl Findings {
                 a.related.push(r);
             }
         }
-        if let Some(d) = h.detail {
+        for d in h.detail.into_iter().chain(port_detail) {
             if !a.details.contains(&d) && a.details.len() < 8 {
                 a.details.push(d);
             }
@@ -403,6 +418,12 @@ fn to_finding(id: String, k: &Key, a: &Acc) -> Finding {
             if let Some(rest) = summary.strip_prefix(&first.to_string()) {
                 summary = format!("{} hosts, e.g. {first}{rest}", a.clients_distinct);
             }
+        }
+    }
+    // A finding over the dynamic range names the range, not its first port.
+    if k.service.contains("-65535") {
+        if let Some(p) = a.details.iter().find_map(|d| d.strip_prefix("port ")) {
+            summary = summary.replacen(&format!(":{p} ("), &format!(":{DYNAMIC_PORTS}-65535 ("), 1);
         }
     }
     Finding {

@@ -646,3 +646,28 @@ fn many_internal_clients_doing_the_same_are_one_finding_with_exact_counts() {
         "{summary}"
     );
 }
+
+#[test]
+fn unexplained_dynamic_ports_of_one_server_are_one_finding() {
+    // Connections to 40 different ports of the dynamic range of a Mailbox
+    // server, none announced by an endpoint-mapper answer in the capture.
+    let (_d, cap) = synthetic("dynamic.pcap", |p| {
+        for i in 0..40u16 {
+            p.conversation(ip(CLIENT), ip(MBX), 50000 + 97 * i, &[(b"\x01\x02", b"\x03\x04")]);
+        }
+    });
+    let objs = audit(&[&cap], Some(&site()));
+    let f = findings_of(&objs, "unknown-service");
+    assert_eq!(f.len(), 1, "{:?}", kinds(&objs));
+    let e = &f[0]["evidence"];
+    assert_eq!(e["service"], "tcp/49152-65535");
+    assert_eq!(e["flow_count"], 40);
+    assert_eq!(
+        e["details"].as_array().unwrap().len(),
+        8,
+        "the first ports, capped"
+    );
+    assert_eq!(e["details"][0], "port 50000");
+    let summary = f[0]["summary"].as_str().unwrap();
+    assert!(summary.contains(":49152-65535 (mailbox)"), "{summary}");
+}
