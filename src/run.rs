@@ -134,6 +134,7 @@ fn analyze_files(
     cfg: PipelineConfig,
     rules: &RuleSet,
     progress: bool,
+    inspect_thread: bool,
 ) -> (
     RunStats,
     Vec<crate::analyze::EndedFlow>,
@@ -170,10 +171,14 @@ fn analyze_files(
         }
     };
     let mut analyzer = Analyzer::new(rules.interfaces(), cfg.inspect_bytes);
-    // The end-of-flow inspectors run on a thread of their own: the flow
-    // worker is the pipeline's bottleneck, the capture thread is not.
+    // With a core to spare, the end-of-flow inspectors run on a thread of
+    // their own (otherwise the thread is spawned but idle and ends at once).
     let (itx, irx) = crossbeam_channel::bounded(1024);
-    analyzer.inspect_on(itx);
+    if inspect_thread {
+        analyzer.inspect_on(itx);
+    } else {
+        drop(itx);
+    }
     let epm = analyzer.epm();
     let stats = std::thread::scope(|s| {
         let inspector = std::thread::Builder::new()
@@ -191,6 +196,14 @@ fn analyze_files(
     }
     let expect = analyzer.expect_stats();
     (stats, analyzer.ended, expect)
+}
+
+/// Whether the end-of-flow inspectors get a thread of their own: only with
+/// a third core, as the capture thread and the flow worker use two. On the
+/// 2-core benchmark machine the extra thread gained nothing (best of six:
+/// 1.43 s with it, 1.39 s without) and held 27 MiB more.
+fn inspect_thread() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 3)
 }
 
 /// The process's peak resident set so far, MiB (0 where /proc is missing).
@@ -299,7 +312,13 @@ pub fn read(args: &ReadArgs) -> i32 {
     // EXAUDIT_TIMINGS=1 prints where the wall time went (for benchmarks).
     let timings = std::env::var_os("EXAUDIT_TIMINGS").is_some();
     let t0 = std::time::Instant::now();
-    let (stats, flows, expect) = analyze_files(&args.files, args.flow.config(), &rules, !args.no_progress);
+    let (stats, flows, expect) = analyze_files(
+        &args.files,
+        args.flow.config(),
+        &rules,
+        !args.no_progress,
+        inspect_thread(),
+    );
     let t1 = std::time::Instant::now();
     let hwm_read = peak_rss_mib();
     let topo = topology.as_ref().map(|(t, p)| (t, p.clone()));
@@ -454,7 +473,7 @@ pub fn topology(cmd: &TopologyCommand) -> i32 {
                 inspect_bytes: 0,
                 ..PipelineConfig::default()
             };
-            let (stats, flows, _) = analyze_files(files, cfg, &rules, true);
+            let (stats, flows, _) = analyze_files(files, cfg, &rules, true, inspect_thread());
             let inference = audit::infer(&flows, g);
             for h in &inference.hosts {
                 eprintln!("exaudit: {} -> {} ({})", h.addr, h.roles, h.reason);
@@ -476,5 +495,44 @@ pub fn topology(cmd: &TopologyCommand) -> i32 {
                 EXIT_ERROR
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The inspector thread and inline inspection learn the same facts.
+    #[test]
+    fn inspector_thread_and_inline_agree() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
+        let files: Vec<PathBuf> = [
+            "epm-rpcdump.pcap",
+            "epm-map-followup.pcap",
+            "smtp-starttls.pcap",
+            "http-exchange-paths.pcap",
+            "ldap-simple-bind.pcap",
+            "pop3-imap.pcap",
+        ]
+        .iter()
+        .map(|f| dir.join(f))
+        .collect();
+        let rules = RuleSet::embedded();
+        let facts = |thread: bool| {
+            let (_, flows, _) = analyze_files(&files, PipelineConfig::default(), &rules, false, thread);
+            let mut v: Vec<(u64, String)> = flows
+                .iter()
+                .map(|e| (e.flow.id, format!("{:?} {:?}", e.app, e.epm)))
+                .collect();
+            v.sort();
+            v
+        };
+        let inline = facts(false);
+        assert!(inline.len() > 20, "{} flows", inline.len());
+        assert!(
+            inline.iter().filter(|(_, f)| f.contains("Some(")).count() > 5,
+            "the captures' inspected facts are missing: {inline:?}"
+        );
+        assert_eq!(facts(true), inline);
     }
 }
