@@ -175,9 +175,7 @@ pub fn parse_ntlmssp_header(buf: &[u8]) -> Parsed<NtlmMessage> {
 /// Signature search; returns the message and the offset just past it.
 fn find_ntlmssp_from(buf: &[u8]) -> Option<(NtlmMessage, usize)> {
     let buf = bounded(buf);
-    let pos = buf
-        .windows(NTLMSSP_SIGNATURE.len())
-        .position(|w| w == NTLMSSP_SIGNATURE)?;
+    let pos = memchr::memmem::find(buf, NTLMSSP_SIGNATURE)?;
     match parse_ntlmssp_header(buf.get(pos..)?) {
         Parsed::Done(m, used) => Some((m, pos.checked_add(used)?)),
         _ => None,
@@ -253,7 +251,16 @@ fn pvno_pattern(pvno_tag: u8, kind: u8) -> Option<[u8; 10]> {
 /// wrapper or a SASL bind): a bounded search for the DER pvno/msg-type pair.
 pub fn find_kerberos(buf: &[u8]) -> Option<KerberosMessage> {
     let buf = bounded(buf);
-    buf.windows(10).find_map(|w| match w {
+    // `pvno [n] INTEGER 5` is `a? 03 02 01 05`: find its fixed part quickly,
+    // then check the window around it (the first match, as a scan would).
+    memchr::memmem::find_iter(buf, &[3, 2, 1, 5])
+        .filter_map(|p| buf.get(p.checked_sub(1)?..p.checked_add(9)?))
+        .find_map(kerberos_window)
+}
+
+/// `[pvno] 5 [msg-type] kind` as a 10-byte window, tags in the right order.
+fn kerberos_window(w: &[u8]) -> Option<KerberosMessage> {
+    match w {
         [t @ (0xa0 | 0xa1), 3, 2, 1, 5, t2, 3, 2, 1, kind]
             if t2.checked_sub(*t) == Some(1) && matches!(kind, 10..=15 | 30) =>
         {
@@ -262,7 +269,7 @@ pub fn find_kerberos(buf: &[u8]) -> Option<KerberosMessage> {
             ((*t == 0xa1) == kdc_req).then_some(KerberosMessage { kind: *kind })
         }
         _ => None,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -274,6 +281,58 @@ pub fn find_kerberos(buf: &[u8]) -> Option<KerberosMessage> {
 )]
 mod tests {
     use super::*;
+
+    /// The searches find exactly what a byte-by-byte scan finds, on
+    /// pseudo-random buffers seeded with the signatures and near misses.
+    #[test]
+    fn searches_match_a_plain_scan() {
+        let naive_ntlm = |b: &[u8]| {
+            let b = bounded(b);
+            let pos = b.windows(8).position(|w| w == NTLMSSP_SIGNATURE)?;
+            match parse_ntlmssp_header(&b[pos..]) {
+                Parsed::Done(m, _) => Some(m),
+                _ => None,
+            }
+        };
+        let naive_krb = |b: &[u8]| bounded(b).windows(10).find_map(kerberos_window);
+        let pieces: [&[u8]; 7] = [
+            b"NTLMSSP\0\x01\0\0\0",
+            b"NTLMSSP\0\x03",
+            b"NTLMSS",
+            &[0xa1, 3, 2, 1, 5, 0xa2, 3, 2, 1, 10],
+            &[0xa0, 3, 2, 1, 5, 0xa1, 3, 2, 1, 11],
+            &[0xa0, 3, 2, 1, 5, 0xa1, 3, 2],
+            &[3, 2, 1, 5],
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut hits = (0, 0);
+        for _ in 0..20_000 {
+            let mut buf = Vec::new();
+            for _ in 0..next() % 6 {
+                let r = next();
+                if r % 3 == 0 {
+                    buf.extend_from_slice(pieces[(r >> 8) as usize % pieces.len()]);
+                } else {
+                    buf.extend((0..(r >> 20) % 9).map(|i| (r >> (i * 3)) as u8 % 4 + 1));
+                }
+            }
+            let (n, k) = (naive_ntlm(&buf), naive_krb(&buf));
+            hits.0 += usize::from(n.is_some());
+            hits.1 += usize::from(k.is_some());
+            assert_eq!(find_ntlmssp(&buf), n, "{buf:?}");
+            assert_eq!(find_kerberos(&buf), k, "{buf:?}");
+        }
+        assert!(
+            hits.0 > 100 && hits.1 > 100,
+            "too few matches to compare: {hits:?}"
+        );
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
