@@ -127,6 +127,8 @@ struct Acc {
     states: BTreeMap<String, u64>,
     related: Vec<u64>,
     details: Vec<String>,
+    /// Distinct server ports, for findings over many ports.
+    ports: hashbrown::HashSet<u16>,
     order: usize,
 }
 
@@ -197,14 +199,20 @@ fn exchange(roles: RoleSet) -> bool {
 /// First port of the dynamic range (IANA, and Windows' RPC default).
 pub const DYNAMIC_PORTS: u16 = 49152;
 
+/// Service key of unexplained attempts nobody answered, whatever the port:
+/// a port scan is one finding per server, not one per port.
+const UNANSWERED: &str = "/unanswered";
+
 /// The service a finding is about. Unexplained or endpoint-mapper-announced
 /// flows to ports of the dynamic range are one service per server
-/// (`tcp/49152-65535`, `tcp/49152-65535 (emsmdb)`; the ports go to the
-/// details): each RPC connection or random probe lands on another port.
+/// (`tcp/49152-65535`, `tcp/49152-65535 (emsmdb)`), and so are unexplained
+/// attempts that got no answer on any port (a scan; see [`UNANSWERED`]):
+/// the ports are counted and the first go to the details.
 fn service_of(f: &EndedFlow, c: &Classified) -> String {
     let ((_, _), (_, port)) = endpoints(&f.flow);
     let proto = crate::report::proto_name(f.flow.key.proto);
     match (&f.epm, c.purpose) {
+        (None, Purpose::Unknown) if !answered(f) => format!("{proto}{UNANSWERED}"),
         (Some(l), _) if port >= DYNAMIC_PORTS => {
             format!("{proto}/{DYNAMIC_PORTS}-65535 ({})", l.interface)
         }
@@ -313,9 +321,9 @@ impl Findings {
     fn add(&mut self, i: Option<usize>, f: &EndedFlow, c: &Classified<'_>, h: Hit) -> Option<usize> {
         let ((client, _), (server, _)) = endpoints(&f.flow);
         let service = service_of(f, c);
-        let port_detail = service
-            .contains("-65535")
-            .then(|| format!("port {}", endpoints(&f.flow).1 .1));
+        let port = endpoints(&f.flow).1 .1;
+        let many_ports = service.contains("-65535") || service.ends_with(UNANSWERED);
+        let port_detail = many_ports.then(|| format!("port {port}"));
         let key = Key {
             kind: h.kind,
             client: ClientKey::of(client, c.client_roles),
@@ -345,6 +353,7 @@ impl Findings {
             states: BTreeMap::new(),
             related: Vec::new(),
             details: Vec::new(),
+            ports: hashbrown::HashSet::new(),
             order,
         });
         a.severity = a.severity.max(h.severity);
@@ -370,6 +379,9 @@ impl Findings {
             if !a.related.contains(&r) && a.related.len() < MAX_FLOW_IDS {
                 a.related.push(r);
             }
+        }
+        if many_ports {
+            a.ports.insert(port);
         }
         for d in h.detail.into_iter().chain(port_detail) {
             if !a.details.contains(&d) && a.details.len() < 8 {
@@ -420,10 +432,23 @@ fn to_finding(id: String, k: &Key, a: &Acc) -> Finding {
             }
         }
     }
-    // A finding over the dynamic range names the range, not its first port.
-    if k.service.contains("-65535") {
-        if let Some(p) = a.details.iter().find_map(|d| d.strip_prefix("port ")) {
+    // A finding over the dynamic range names the range, not its first port;
+    // one over unanswered attempts names its port, or how many there were.
+    let first_port = a.details.iter().find_map(|d| d.strip_prefix("port "));
+    let mut service = k.service.clone();
+    if let Some(p) = first_port {
+        if k.service.contains("-65535") {
             summary = summary.replacen(&format!(":{p} ("), &format!(":{DYNAMIC_PORTS}-65535 ("), 1);
+        } else if let Some(proto) = k.service.strip_suffix(UNANSWERED) {
+            let n = a.ports.len();
+            if n > 1 {
+                service = format!("{proto}/{n} ports (unanswered)");
+                let others = n - 1;
+                summary =
+                    summary.replacen(&format!(":{p} ("), &format!(":{p} and {others} other ports ("), 1);
+            } else {
+                service = format!("{proto}/{p}");
+            }
         }
     }
     Finding {
@@ -444,7 +469,7 @@ fn to_finding(id: String, k: &Key, a: &Acc) -> Finding {
             clients_distinct: a.clients_distinct,
             client_examples: a.clients.iter().map(|c| c.to_string()).collect(),
             server: k.server.to_string(),
-            service: k.service.clone(),
+            service,
             client_role: a.client_role.as_str().to_string(),
             server_role: a.server_role.as_str().to_string(),
             states: a.states.clone(),

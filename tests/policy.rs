@@ -671,3 +671,49 @@ fn unexplained_dynamic_ports_of_one_server_are_one_finding() {
     let summary = f[0]["summary"].as_str().unwrap();
     assert!(summary.contains(":49152-65535 (mailbox)"), "{summary}");
 }
+
+#[test]
+fn unanswered_attempts_are_one_finding_per_server_naming_the_port_or_the_count() {
+    // A workstation tries RDP on the Edge once (never answered) and reaches
+    // port 7777 of a Mailbox server, which answers; the other Mailbox server
+    // tries 30 ports of the first (none answered: a restricted G1 path).
+    let (_d, cap) = synthetic("attempts.pcap", |p| {
+        p.tcp(ip(CLIENT), 40000, ip(EDGE), 3389, 0x02, 1, 0, b"");
+        for i in 0..30u16 {
+            p.tcp(ip(MBX2), 41000 + i, ip(MBX), 1000 + 7 * i, 0x02, 1, 0, b"");
+        }
+        p.conversation(ip(CLIENT), ip(MBX), 7777, &[(b"\x01\x02", b"\x03\x04")]);
+    });
+    let objs = audit(&[&cap], Some(&site()));
+    let by_server = |server: &str| -> Vec<&Value> {
+        common::of_type(&objs, "finding")
+            .into_iter()
+            .filter(|f| f["evidence"]["server"] == server)
+            .collect()
+    };
+    // One attempt: the finding names its port, as for any other flow.
+    let edge = by_server("127.16.0.10");
+    assert_eq!(edge.len(), 1, "{edge:#?}");
+    assert_eq!(edge[0]["evidence"]["service"], "tcp/3389");
+    let summary = edge[0]["summary"].as_str().unwrap();
+    assert!(summary.contains("127.16.0.10:3389 (edge)"), "{summary}");
+    // The scan: one finding for 30 ports; the answered service stays apart.
+    let mbx = by_server("127.1.0.11");
+    let services: Vec<&str> = mbx
+        .iter()
+        .map(|f| f["evidence"]["service"].as_str().unwrap())
+        .collect();
+    assert!(services.contains(&"tcp/7777"), "{services:?}");
+    let scan: Vec<_> = mbx
+        .iter()
+        .filter(|f| f["evidence"]["service"] == "tcp/30 ports (unanswered)")
+        .collect();
+    assert_eq!(scan.len(), 1, "{services:?}");
+    assert_eq!(scan[0]["evidence"]["flow_count"], 30);
+    assert_eq!(scan[0]["evidence"]["details"][0], "port 1000");
+    let summary = scan[0]["summary"].as_str().unwrap();
+    assert!(
+        summary.contains(":1000 and 29 other ports (mailbox)"),
+        "{summary}"
+    );
+}
