@@ -150,7 +150,7 @@ pub fn build(
                     .hosts
                     .iter()
                     .map(|h| InferredHostInfo {
-                        addr: h.addr.to_string(),
+                        addr: h.label(),
                         roles: h.roles.to_string(),
                         reason: h.reason.clone(),
                     })

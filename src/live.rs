@@ -710,7 +710,7 @@ impl<'m> LiveState<'m> {
                         .hosts
                         .iter()
                         .map(|h| InferredHostInfo {
-                            addr: h.addr.to_string(),
+                            addr: h.label(),
                             roles: h.roles.to_string(),
                             reason: h.reason.clone(),
                         })

@@ -476,7 +476,7 @@ pub fn topology(cmd: &TopologyCommand) -> i32 {
             let (stats, flows, _) = analyze_files(files, cfg, &rules, true, inspect_thread());
             let inference = audit::infer(&flows, g);
             for h in &inference.hosts {
-                eprintln!("exaudit: {} -> {} ({})", h.addr, h.roles, h.reason);
+                eprintln!("exaudit: {} -> {} ({})", h.label(), h.roles, h.reason);
             }
             let text = format!(
                 "# Inferred by exaudit from {} packets in {}.\n# Check every role: addresses not listed are `internet`.\n{}",

@@ -620,11 +620,29 @@ impl HostObservation {
 pub struct InferredHost {
     /// The host.
     pub addr: IpAddr,
+    /// Set for the entry that stands for every client-only host of a
+    /// private block: the block (`addr` is its first address).
+    pub block: Option<IpNetwork>,
     /// Inferred roles (never empty; `internet` when nothing else fits).
     pub roles: RoleSet,
     /// Why, for the report ("answers Kerberos 88 and LDAP 389").
     pub reason: String,
 }
+
+impl InferredHost {
+    /// The address, or the block for a group of clients.
+    pub fn label(&self) -> String {
+        match &self.block {
+            Some(b) => b.to_string(),
+            None => self.addr.to_string(),
+        }
+    }
+}
+
+/// Client-only private hosts listed one by one per block, at most; past
+/// that they are one entry for the block (a site's workstations, or a flood
+/// from spoofed private sources, are not thousands of report lines).
+pub const CLIENTS_LISTED: usize = 8;
 
 /// The result of [`infer_topology`].
 #[derive(Debug, Clone)]
@@ -733,10 +751,35 @@ pub fn infer_topology(observations: &[HostObservation], site: Site) -> Inference
     });
     let mut hosts = Vec::new();
     let mut edge_seen = false;
+    // Client-only private hosts per block: how many, and the first few.
+    let mut clients: Vec<(IpNetwork, u64, Vec<InferredHost>)> = Vec::new();
     for obs in observations {
         let addr = obs.addr.to_canonical();
         let (roles, reason) = infer_roles(obs);
         if roles.contains(Role::Internet) {
+            continue;
+        }
+        let client_only = roles == RoleSet::from(Role::InternalClients) && !obs.serves_anything();
+        if let (true, Some(block)) = (client_only, private_block(addr)) {
+            topo.add(Role::InternalClients, block);
+            let i = match clients.iter().position(|(b, _, _)| *b == block) {
+                Some(i) => i,
+                None => {
+                    clients.push((block, 0, Vec::new()));
+                    clients.len() - 1
+                }
+            };
+            if let Some((_, n, listed)) = clients.get_mut(i) {
+                *n += 1;
+                if listed.len() < CLIENTS_LISTED {
+                    listed.push(InferredHost {
+                        addr,
+                        block: None,
+                        roles,
+                        reason,
+                    });
+                }
+            }
             continue;
         }
         for role in roles.iter() {
@@ -752,7 +795,28 @@ pub fn infer_topology(observations: &[HostObservation], site: Site) -> Inference
             }
         }
         edge_seen |= roles.contains(Role::Edge);
-        hosts.push(InferredHost { addr, roles, reason });
+        hosts.push(InferredHost {
+            addr,
+            block: None,
+            roles,
+            reason,
+        });
+    }
+    for (block, n, listed) in clients {
+        if n as usize <= CLIENTS_LISTED {
+            hosts.extend(listed);
+        } else {
+            let examples: Vec<String> = listed.iter().take(3).map(|h| h.addr.to_string()).collect();
+            hosts.push(InferredHost {
+                addr: block.network_address(),
+                block: Some(block),
+                roles: RoleSet::from(Role::InternalClients),
+                reason: format!(
+                    "{n} private addresses, client only (e.g. {})",
+                    examples.join(", ")
+                ),
+            });
+        }
     }
     topo.site.edge_subscribed = edge_seen;
     Inference {
@@ -966,6 +1030,45 @@ domain_controller = ["10.9.0.0/16"]
         let back = Topology::parse(&t.to_toml(), "inferred.toml").unwrap();
         assert_eq!(back.role(ip("10.1.0.20")), Role::DomainController);
         assert!(back.roles(ip("10.1.0.20")).contains(Role::Dns));
+    }
+
+    #[test]
+    fn many_private_clients_are_one_entry_per_block() {
+        let mut observations = vec![obs("10.1.0.11", &[25, 443, 135], &[], false, true)];
+        for i in 0..5000u32 {
+            observations.push(obs(
+                &format!("10.2.{}.{}", i / 250, 1 + i % 250),
+                &[],
+                &[],
+                false,
+                true,
+            ));
+        }
+        for i in 0..3u32 {
+            observations.push(obs(&format!("192.168.1.{}", 10 + i), &[], &[], false, true));
+        }
+        let site = Site {
+            name: "inferred".into(),
+            exchange: Generation::V2019,
+            edge_subscribed: false,
+        };
+        let inf = infer_topology(&observations, site);
+        let labels: Vec<String> = inf.hosts.iter().map(InferredHost::label).collect();
+        // The server, 10.0.0.0/8 as one entry, the three 192.168 clients.
+        assert_eq!(labels.len(), 5, "{labels:?}");
+        assert_eq!(labels[0], "10.1.0.11");
+        let block = inf.hosts.iter().find(|h| h.label() == "10.0.0.0/8").unwrap();
+        assert!(
+            block
+                .reason
+                .starts_with("5000 private addresses, client only (e.g. 10.2.0.1, "),
+            "{}",
+            block.reason
+        );
+        assert_eq!(block.roles, RoleSet::from(Role::InternalClients));
+        assert!(labels.contains(&"192.168.1.12".to_string()), "{labels:?}");
+        assert_eq!(inf.topology.role(ip("10.2.3.4")), Role::InternalClients);
+        assert_eq!(inf.topology.role(ip("10.1.0.11")), Role::Mailbox);
     }
 
     #[test]
