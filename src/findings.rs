@@ -442,7 +442,9 @@ fn to_finding(id: String, k: &Key, a: &Acc) -> Finding {
         } else if let Some(proto) = k.service.strip_suffix(UNANSWERED) {
             let n = a.ports.len();
             if n > 1 {
-                service = format!("{proto}/{n} ports (unanswered)");
+                let lo = a.ports.iter().min().copied().unwrap_or(0);
+                let hi = a.ports.iter().max().copied().unwrap_or(0);
+                service = format!("{proto}/{n} ports in {lo}-{hi} (unanswered)");
                 let others = n - 1;
                 summary =
                     summary.replacen(&format!(":{p} ("), &format!(":{p} and {others} other ports ("), 1);

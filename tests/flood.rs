@@ -109,7 +109,7 @@ fn syn_flood_stays_under_the_flow_cap_with_aggregated_findings() {
     assert!(e["clients_distinct"].as_u64().unwrap() > 60_000, "{e}");
     let service = e["service"].as_str().unwrap();
     assert!(
-        service.starts_with("tcp/") && service.ends_with(" ports (unanswered)"),
+        service.starts_with("tcp/") && service.ends_with(" ports in 1-65535 (unanswered)"),
         "{service}"
     );
     let ports: u64 = service[4..].split(' ').next().unwrap().parse().unwrap();

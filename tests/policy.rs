@@ -706,7 +706,7 @@ fn unanswered_attempts_are_one_finding_per_server_naming_the_port_or_the_count()
     assert!(services.contains(&"tcp/7777"), "{services:?}");
     let scan: Vec<_> = mbx
         .iter()
-        .filter(|f| f["evidence"]["service"] == "tcp/30 ports (unanswered)")
+        .filter(|f| f["evidence"]["service"] == "tcp/30 ports in 1000-1203 (unanswered)")
         .collect();
     assert_eq!(scan.len(), 1, "{services:?}");
     assert_eq!(scan[0]["evidence"]["flow_count"], 30);
