@@ -319,9 +319,8 @@ impl Findings {
     /// Adds a hit; returns the finding's order of appearance, or `None`
     /// when a new finding was refused at the streaming cap.
     fn add(&mut self, i: Option<usize>, f: &EndedFlow, c: &Classified<'_>, h: Hit) -> Option<usize> {
-        let ((client, _), (server, _)) = endpoints(&f.flow);
+        let ((client, _), (server, port)) = endpoints(&f.flow);
         let service = service_of(f, c);
-        let port = endpoints(&f.flow).1 .1;
         let many_ports = service.contains("-65535") || service.ends_with(UNANSWERED);
         let port_detail = many_ports.then(|| format!("port {port}"));
         let key = Key {

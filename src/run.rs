@@ -172,21 +172,21 @@ fn analyze_files(
     };
     let mut analyzer = Analyzer::new(rules.interfaces(), cfg.inspect_bytes);
     // With a core to spare, the end-of-flow inspectors run on a thread of
-    // their own (otherwise the thread is spawned but idle and ends at once).
-    let (itx, irx) = crossbeam_channel::bounded(1024);
-    if inspect_thread {
-        analyzer.inspect_on(itx);
-    } else {
-        drop(itx);
-    }
-    let epm = analyzer.epm();
+    // their own; otherwise inline on the flow worker.
     let stats = std::thread::scope(|s| {
-        let inspector = std::thread::Builder::new()
-            .name("exaudit-inspect".into())
-            .spawn_scoped(s, move || crate::analyze::inspector(irx, epm));
+        let inspector = inspect_thread.then(|| {
+            let (itx, irx) = crossbeam_channel::bounded(1024);
+            analyzer.inspect_on(itx);
+            let epm = analyzer.epm();
+            // Should the spawn fail, the channel is closed and the analyzer
+            // inspects inline.
+            std::thread::Builder::new()
+                .name("exaudit-inspect".into())
+                .spawn_scoped(s, move || crate::analyze::inspector(irx, epm))
+        });
         let stats = run_offline(files, cfg, progress, &mut analyzer);
         analyzer.stop_offload();
-        if let Ok(Ok(facts)) = inspector.map(|h| h.join()) {
+        if let Some(Ok(Ok(facts))) = inspector.map(|r| r.map(|h| h.join())) {
             analyzer.attach(facts);
         }
         stats

@@ -759,29 +759,6 @@ pub fn infer_topology(observations: &[HostObservation], site: Site) -> Inference
         if roles.contains(Role::Internet) {
             continue;
         }
-        let client_only = roles == RoleSet::from(Role::InternalClients) && !obs.serves_anything();
-        if let (true, Some(block)) = (client_only, private_block(addr)) {
-            topo.add(Role::InternalClients, block);
-            let i = match clients.iter().position(|(b, _, _)| *b == block) {
-                Some(i) => i,
-                None => {
-                    clients.push((block, 0, Vec::new()));
-                    clients.len() - 1
-                }
-            };
-            if let Some((_, n, listed)) = clients.get_mut(i) {
-                *n += 1;
-                if listed.len() < CLIENTS_LISTED {
-                    listed.push(InferredHost {
-                        addr,
-                        block: None,
-                        roles,
-                        reason,
-                    });
-                }
-            }
-            continue;
-        }
         for role in roles.iter() {
             if role == Role::InternalClients {
                 if let Some(block) = private_block(addr) {
@@ -795,12 +772,31 @@ pub fn infer_topology(observations: &[HostObservation], site: Site) -> Inference
             }
         }
         edge_seen |= roles.contains(Role::Edge);
-        hosts.push(InferredHost {
+        let host = InferredHost {
             addr,
             block: None,
             roles,
             reason,
-        });
+        };
+        let client_only = roles == RoleSet::from(Role::InternalClients) && !obs.serves_anything();
+        match private_block(addr).filter(|_| client_only) {
+            Some(block) => {
+                let i = clients
+                    .iter()
+                    .position(|(b, _, _)| *b == block)
+                    .unwrap_or_else(|| {
+                        clients.push((block, 0, Vec::new()));
+                        clients.len() - 1
+                    });
+                if let Some((_, n, listed)) = clients.get_mut(i) {
+                    *n += 1;
+                    if listed.len() < CLIENTS_LISTED {
+                        listed.push(host);
+                    }
+                }
+            }
+            None => hosts.push(host),
+        }
     }
     for (block, n, listed) in clients {
         if n as usize <= CLIENTS_LISTED {
