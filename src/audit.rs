@@ -2,19 +2,18 @@
 //! findings, and the aggregates the reports print.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::analyze::{endpoints, EndedFlow};
+use crate::analyze::EndedFlow;
+use crate::classify::evidence::{infer_generation, infer_topology, HostObservation, Inference, Observer};
 use crate::classify::{Classified, Classifier};
-use crate::decode::{PROTO_TCP, PROTO_UDP};
 use crate::findings::{Finding, Findings};
 use crate::pipeline::RunStats;
 use crate::report::{AppField, AppRecord, FlowRecord, Summary};
-use crate::rules::{Expect, Purpose, RuleSet};
-use crate::topology::{infer_topology, is_private, Generation, HostObservation, Inference, Site, Topology};
+use crate::rules::RuleSet;
+use crate::topology::{Generation, Site, Topology};
 
 /// Where the roles came from.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -24,6 +23,11 @@ pub struct TopologyInfo {
     pub file: Option<String>,
     pub site: String,
     pub exchange: String,
+    /// Where the generation came from: `topology`, `option` (--exchange),
+    /// `evidence` (banners, version headers), or `default` (nothing said; 2019).
+    pub exchange_from: &'static str,
+    /// Why that generation (the evidence, or the note that nothing said).
+    pub exchange_reason: String,
     pub edge_subscribed: bool,
     /// Inferred hosts: address, roles, why.
     pub hosts: Vec<InferredHostInfo>,
@@ -34,6 +38,9 @@ pub struct InferredHostInfo {
     pub addr: String,
     pub roles: String,
     pub reason: String,
+    /// The evidence, one clue per line, each with its flow ids.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
 }
 
 /// One line of the purposes table.
@@ -45,8 +52,11 @@ pub struct PurposeRow {
     pub bytes: u64,
     /// "client_role -> server_role" pairs, most frequent first.
     pub paths: Vec<String>,
-    /// documented, violation, or unexplained.
+    /// The verdict of its flows: documented, allowed, violation or unexplained
+    /// (one row per purpose and verdict).
     pub status: &'static str,
+    /// Flows whose purpose came from their content (the rest: from the port).
+    pub by_content: u64,
     pub rules: Vec<String>,
 }
 
@@ -65,53 +75,74 @@ pub struct Audit {
     pub unexplained: Vec<u64>,
 }
 
-/// Observations per host for role inference: which ports it answered on.
-pub fn observe(flows: &[EndedFlow]) -> Vec<HostObservation> {
-    let mut hosts: hashbrown::HashMap<IpAddr, HostObservation> = hashbrown::HashMap::new();
+/// Observations per host for role inference: what each host served and said.
+pub fn observe(flows: &[EndedFlow], rules: &RuleSet) -> Vec<HostObservation> {
+    let mut o = Observer::new(rules);
     for f in flows {
-        let ((c, _), (s, port)) = endpoints(&f.flow);
-        let served = f.flow.client_server_pkts().1 > 0
-            && f.flow.state() != crate::flow::ConnState::REJ
-            && f.flow.state() != crate::flow::ConnState::RSTOS0;
-        if served {
-            let h = hosts.entry(s).or_insert_with(|| HostObservation::new(s));
-            let list = match f.flow.key.proto {
-                PROTO_TCP => Some(&mut h.served_tcp),
-                PROTO_UDP => Some(&mut h.served_udp),
-                _ => None,
-            };
-            if let Some(l) = list {
-                if !l.contains(&port) {
-                    l.push(port);
-                }
-            }
-            if !is_private(c) {
-                h.contacted_from_public = true;
-            }
-        }
-        // A public address that only ever connects out is `internet` without
-        // being remembered (a scan from a million sources stays small).
-        if let Some(h) = hosts.get_mut(&c) {
-            h.seen_as_client = true;
-        } else if is_private(c) {
-            let mut h = HostObservation::new(c);
-            h.seen_as_client = true;
-            hosts.insert(c, h);
-        }
+        o.observe(f);
     }
-    let mut hosts: Vec<HostObservation> = hosts.into_values().collect();
-    hosts.sort_by_key(|h| h.addr);
-    hosts
+    o.finish()
 }
 
-/// Infers the site's topology from the flows.
-pub fn infer(flows: &[EndedFlow], exchange: Generation) -> Inference {
+/// The generation to audit against: the one given, else what the evidence
+/// names, else 2019; with where it came from and why.
+pub fn choose_generation(
+    given: Option<Generation>,
+    observations: &[HostObservation],
+) -> (Generation, &'static str, String) {
+    if let Some(g) = given {
+        return (g, "option", format!("--exchange {g}"));
+    }
+    match infer_generation(observations) {
+        Some((g, why)) => (g, "evidence", why),
+        None => (
+            Generation::V2019,
+            "default",
+            "no banner or version header named a generation: 2019 assumed (give --exchange to choose)"
+                .to_string(),
+        ),
+    }
+}
+
+/// Infers the site's topology from the flows; the generation is `given` or
+/// comes from the evidence.
+pub fn infer(
+    flows: &[EndedFlow],
+    rules: &RuleSet,
+    given: Option<Generation>,
+) -> (Inference, &'static str, String) {
+    let observations = observe(flows, rules);
+    let (exchange, from, why) = choose_generation(given, &observations);
     let site = Site {
         name: "inferred".into(),
         exchange,
         edge_subscribed: false,
     };
-    infer_topology(&observe(flows), site)
+    (infer_topology(&observations, site), from, why)
+}
+
+/// The topology section of the audit for an inferred topology.
+pub fn inferred_info(inference: &Inference, from: &'static str, why: String) -> TopologyInfo {
+    let s = inference.topology.site();
+    TopologyInfo {
+        source: "inferred",
+        file: None,
+        site: s.name.clone(),
+        exchange: s.exchange.as_str().to_string(),
+        exchange_from: from,
+        exchange_reason: why,
+        edge_subscribed: s.edge_subscribed,
+        hosts: inference
+            .hosts
+            .iter()
+            .map(|h| InferredHostInfo {
+                addr: h.label(),
+                roles: h.roles.to_string(),
+                reason: h.reason.clone(),
+                evidence: h.evidence.clone(),
+            })
+            .collect(),
+    }
 }
 
 /// Assembles the audit.
@@ -120,7 +151,7 @@ pub fn build(
     flows: Vec<EndedFlow>,
     rules: &RuleSet,
     topology: Option<(&Topology, String)>,
-    default_generation: Generation,
+    exchange: Option<Generation>,
     expect_stats: crate::flow::expect::ExpectStats,
 ) -> Audit {
     let inference;
@@ -129,38 +160,25 @@ pub fn build(
             let s = t.site();
             let info = TopologyInfo {
                 source: "file",
+                exchange_reason: format!("exchange = \"{}\" in {file}", s.exchange),
                 file: Some(file),
                 site: s.name.clone(),
                 exchange: s.exchange.as_str().to_string(),
+                exchange_from: "topology",
                 edge_subscribed: s.edge_subscribed,
                 hosts: Vec::new(),
             };
             (t, info, None)
         }
         None => {
-            inference = infer(&flows, default_generation);
-            let s = inference.topology.site();
-            let info = TopologyInfo {
-                source: "inferred",
-                file: None,
-                site: s.name.clone(),
-                exchange: s.exchange.as_str().to_string(),
-                edge_subscribed: s.edge_subscribed,
-                hosts: inference
-                    .hosts
-                    .iter()
-                    .map(|h| InferredHostInfo {
-                        addr: h.label(),
-                        roles: h.roles.to_string(),
-                        reason: h.reason.clone(),
-                    })
-                    .collect(),
-            };
+            let (inf, from, why) = infer(&flows, rules, exchange);
+            inference = inf;
+            let info = inferred_info(&inference, from, why);
             (&inference.topology, info, Some(inference.topology.to_toml()))
         }
     };
     let matcher = rules.matcher(topo.site().exchange);
-    let classifier = Classifier::new(&matcher, topo);
+    let classifier = Classifier::new(&matcher, topo, rules);
     let classes: Vec<Classified<'_>> = flows.par_iter().map(|f| classifier.classify(f)).collect();
     let evaluated = Findings::evaluate(&flows, &classes, |c, s| matcher.is_unrestricted_path(c, s));
     let (findings, per_flow) = evaluated.finish();
@@ -175,7 +193,7 @@ pub fn build(
     let mut unexplained: Vec<(u64, u64)> = Vec::new();
     for (rec, c) in records.iter().zip(&classes) {
         tally.add(c, rec);
-        if c.purpose == Purpose::Unknown {
+        if c.verdict() == crate::classify::Verdict::Unexplained {
             unexplained.push((rec.c2s_bytes + rec.s2c_bytes, rec.id));
         }
     }
@@ -205,6 +223,9 @@ pub fn flow_record(f: EndedFlow, c: &Classified<'_>, findings: Vec<String>) -> F
     rec.client_role = Some(c.client_roles);
     rec.server_role = Some(c.server_roles);
     rec.purpose = Some(c.purpose.as_str());
+    rec.purpose_source = Some(c.source.as_str());
+    rec.purpose_detail = c.detail.clone();
+    rec.verdict = Some(c.verdict().as_str());
     rec.rule = c.rule.map(|r| r.id.clone());
     let icmp = rec.app.get().and_then(|a| a.icmp);
     rec.app = AppField::new(AppRecord {
@@ -216,11 +237,14 @@ pub fn flow_record(f: EndedFlow, c: &Classified<'_>, findings: Vec<String>) -> F
     rec
 }
 
+/// One purposes-table row being counted, with its role paths.
+type PurposeEntry = (PurposeRow, BTreeMap<String, u64>);
+
 /// The purposes table and the role matrix, counted flow by flow (offline
 /// audits and live runs alike). Bounded: purposes and roles are fixed sets.
 #[derive(Debug, Default)]
 pub struct PurposeTally {
-    purposes: BTreeMap<&'static str, (PurposeRow, BTreeMap<String, u64>)>,
+    purposes: BTreeMap<(&'static str, &'static str), PurposeEntry>,
     matrix: BTreeMap<(String, String), u64>,
 }
 
@@ -229,30 +253,30 @@ impl PurposeTally {
     pub fn add(&mut self, c: &Classified<'_>, rec: &FlowRecord) {
         let cr = c.client_roles.primary().as_str().to_string();
         let sr = c.server_roles.primary().as_str().to_string();
-        let status = match c.rule {
-            Some(r) if r.expect == Expect::Violation => "violation",
-            Some(_) => "documented",
-            None => "unexplained",
-        };
-        let entry = self.purposes.entry(c.purpose.as_str()).or_insert_with(|| {
-            (
-                PurposeRow {
-                    purpose: c.purpose.as_str().to_string(),
-                    flows: 0,
-                    packets: 0,
-                    bytes: 0,
-                    paths: Vec::new(),
-                    status,
-                    rules: Vec::new(),
-                },
-                BTreeMap::new(),
-            )
-        });
+        let status = c.verdict().as_str();
+        let entry = self
+            .purposes
+            .entry((c.purpose.as_str(), status))
+            .or_insert_with(|| {
+                (
+                    PurposeRow {
+                        purpose: c.purpose.as_str().to_string(),
+                        flows: 0,
+                        packets: 0,
+                        bytes: 0,
+                        paths: Vec::new(),
+                        status,
+                        by_content: 0,
+                        rules: Vec::new(),
+                    },
+                    BTreeMap::new(),
+                )
+            });
         entry.0.flows += 1;
         entry.0.packets += rec.c2s_packets + rec.s2c_packets;
         entry.0.bytes += rec.c2s_bytes + rec.s2c_bytes;
-        if status == "violation" || (entry.0.status == "documented" && status == "unexplained") {
-            entry.0.status = status;
+        if c.source == crate::classify::PurposeSource::Content {
+            entry.0.by_content += 1;
         }
         if let Some(r) = c.rule {
             if !entry.0.rules.contains(&r.id) && entry.0.rules.len() < 6 {
@@ -275,7 +299,12 @@ impl PurposeTally {
                 row
             })
             .collect();
-        rows.sort_by(|a, b| b.flows.cmp(&a.flows).then(a.purpose.cmp(&b.purpose)));
+        rows.sort_by(|a, b| {
+            b.flows
+                .cmp(&a.flows)
+                .then(a.purpose.cmp(&b.purpose))
+                .then(a.status.cmp(b.status))
+        });
         (rows, self.matrix)
     }
 }

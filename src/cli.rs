@@ -39,6 +39,9 @@ pub enum RulesCommand {
         /// Folder of *.toml rule files.
         dir: Option<PathBuf>,
     },
+    /// What the policy says about a path, without a capture: purpose, verdict, finding
+    /// kind and severity, rule and documentation row.
+    Explain(ExplainArgs),
     /// List the rules that apply to an Exchange generation.
     List {
         /// Folder of *.toml rule files (default: the embedded rules).
@@ -50,6 +53,50 @@ pub enum RulesCommand {
     },
 }
 
+/// `exaudit rules explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The service: PROTO/PORT, e.g. tcp/443, udp/53, or tcp/dynamic (a port the
+    /// endpoint mapper announced).
+    #[arg(required_unless_present = "paths")]
+    pub service: Option<String>,
+    /// The client's role (a topology role name, or internet); several, comma separated,
+    /// for a server holding several roles.
+    #[arg(long, required_unless_present = "paths")]
+    pub from: Option<String>,
+    /// The server's role(s).
+    #[arg(long, required_unless_present = "paths")]
+    pub to: Option<String>,
+    /// Exchange generation: 2019, 2016, 2013, 2010, 2007, 2003, 5.5, 5.0, 4.0.
+    #[arg(long, default_value = "2019")]
+    pub exchange: String,
+    /// The site has a subscribed Edge Transport server.
+    #[arg(long)]
+    pub edge_subscribed: bool,
+    /// The first HTTP request path, for rules that look at it (e.g. /mapi/).
+    #[arg(long)]
+    pub http_path: Option<String>,
+    /// A CSV file of paths to answer at once, one `from,to,proto/port` per line (a
+    /// header line and `#` comments are skipped), e.g. from a firewall rule export.
+    #[arg(long, conflicts_with_all = ["service", "from", "to"])]
+    pub paths: Option<PathBuf>,
+    /// Folder of *.toml rule files (default: the embedded rules).
+    #[arg(long)]
+    pub rules: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    pub format: ExplainFormat,
+}
+
+/// Output of `rules explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExplainFormat {
+    /// Lines for people.
+    Table,
+    /// One JSON object (an array of them with --paths).
+    Json,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TopologyCommand {
     /// Infer the site's roles from captures and write them as a topology file to correct.
@@ -59,9 +106,10 @@ pub enum TopologyCommand {
         /// Write the topology here (default: standard output).
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
-        /// Exchange generation to write into the file (traffic cannot tell).
-        #[arg(long, default_value = "2019")]
-        exchange: String,
+        /// Exchange generation to write into the file (default: what banners and version
+        /// headers say, else 2019).
+        #[arg(long)]
+        exchange: Option<String>,
     },
 }
 
@@ -90,9 +138,10 @@ pub struct ReadArgs {
     /// With --rules: add the folder's rules to the defaults instead of replacing them.
     #[arg(long, requires = "rules")]
     pub extend_rules: bool,
-    /// Exchange generation assumed when the topology is inferred.
-    #[arg(long, default_value = "2019")]
-    pub exchange: String,
+    /// Exchange generation when the topology is inferred: 2019, 2016, 2013, 2010, 2007,
+    /// 2003, 5.5, 5.0, 4.0 (default: what banners and version headers say, else 2019).
+    #[arg(long)]
+    pub exchange: Option<String>,
     /// Output format (default: table on a terminal, ndjson otherwise).
     #[arg(long, short = 'f', value_enum)]
     pub format: Option<Format>,
@@ -176,9 +225,10 @@ pub struct LiveArgs {
     /// With --rules: add the folder's rules to the defaults instead of replacing them.
     #[arg(long, requires = "rules")]
     pub extend_rules: bool,
-    /// Exchange generation assumed when the topology is inferred.
-    #[arg(long, default_value = "2019")]
-    pub exchange: String,
+    /// Exchange generation when the topology is inferred: 2019, 2016, 2013, 2010, 2007,
+    /// 2003, 5.5, 5.0, 4.0 (default: what banners and version headers say, else 2019).
+    #[arg(long)]
+    pub exchange: Option<String>,
     /// BPF capture filter (tcpdump syntax), applied in the kernel.
     #[arg(long)]
     pub filter: Option<String>,

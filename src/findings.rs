@@ -185,19 +185,7 @@ fn failed(f: &EndedFlow) -> Option<&'static str> {
     }
 }
 
-fn internal(roles: RoleSet) -> bool {
-    roles.iter().any(|r| r.is_internal())
-}
-
-fn exchange(roles: RoleSet) -> bool {
-    roles.contains(Role::Edge)
-        || roles.contains(Role::Mailbox)
-        || roles.contains(Role::ClientAccess)
-        || roles.contains(Role::Hub)
-}
-
-/// First port of the dynamic range (IANA, and Windows' RPC default).
-pub const DYNAMIC_PORTS: u16 = 49152;
+pub use crate::classify::verdict::DYNAMIC_PORTS;
 
 /// Service key of unexplained attempts nobody answered, whatever the port:
 /// a port scan is one finding per server, not one per port.
@@ -211,15 +199,17 @@ const UNANSWERED: &str = "/unanswered";
 fn service_of(f: &EndedFlow, c: &Classified) -> String {
     let ((_, _), (_, port)) = endpoints(&f.flow);
     let proto = crate::report::proto_name(f.flow.key.proto);
-    match (&f.epm, c.purpose) {
-        (None, Purpose::Unknown) if !answered(f) => format!("{proto}{UNANSWERED}"),
-        (Some(l), _) if port >= DYNAMIC_PORTS => {
+    // Unexplained: no rule gave the flow its purpose.
+    let unexplained = c.rule.is_none_or(|r| r.purpose == Purpose::Unknown);
+    match &f.epm {
+        None if unexplained && !answered(f) => format!("{proto}{UNANSWERED}"),
+        Some(l) if port >= DYNAMIC_PORTS => {
             format!("{proto}/{DYNAMIC_PORTS}-65535 ({})", l.interface)
         }
-        (Some(l), _) => format!("{proto}/{port} ({})", l.interface),
-        (None, Purpose::Unknown) if port >= DYNAMIC_PORTS => format!("{proto}/{DYNAMIC_PORTS}-65535"),
-        (None, Purpose::Unknown) => format!("{proto}/{port}"),
-        (None, p) => format!("{proto}/{port} ({p})"),
+        Some(l) => format!("{proto}/{port} ({})", l.interface),
+        None if unexplained && port >= DYNAMIC_PORTS => format!("{proto}/{DYNAMIC_PORTS}-65535"),
+        None if unexplained => format!("{proto}/{port}"),
+        None => format!("{proto}/{port} ({})", c.purpose),
     }
 }
 
@@ -480,12 +470,7 @@ fn to_finding(id: String, k: &Key, a: &Acc) -> Finding {
     }
 }
 
-const G1: &str =
-    "DOMAIN.md §1, \"Ground rules\", row \"G1\" (Network ports for clients and mail flow in Exchange)";
-const G2: &str =
-    "DOMAIN.md §1, \"Ground rules\", row \"G2\" (Network ports for clients and mail flow in Exchange)";
-const G3: &str =
-    "DOMAIN.md §1, \"Ground rules\", row \"G3\" (Network ports for clients and mail flow in Exchange)";
+use crate::classify::verdict::{internal, G1};
 const SEC2_80: &str = "DOMAIN.md §2, \"Clients and services\", row \"Unencrypted web (80/TCP)\": credentials over 80 are a finding";
 
 fn check(
@@ -510,7 +495,7 @@ fn check(
     // G1: failed connections on paths that must not be restricted.
     if g1_path {
         if let Some(how) = failed(f) {
-            let documented = c.purpose != Purpose::Unknown;
+            let documented = c.rule.is_some_and(|r| r.purpose != Purpose::Unknown);
             let seen_open = accepting.contains(&(server, port, f.flow.key.proto));
             let counts = f.flow.state() != ConnState::REJ || documented || seen_open || f.epm.is_some();
             if counts {
@@ -577,43 +562,31 @@ fn check(
                 });
             }
         }
-    } else if f.flow.key.proto == crate::decode::PROTO_TCP || f.flow.key.proto == crate::decode::PROTO_UDP {
-        // No rule explains the flow.
-        let from_outside = !internal(c.client_roles) && !c.client_roles.contains(Role::Edge);
-        let edge_involved = c.client_roles.contains(Role::Edge) || c.server_roles.contains(Role::Edge);
-        if edge_involved {
-            if answered(f) || f.flow.state() == ConnState::S0 {
-                hits.push(Hit {
-                    kind: FindingKind::UndocumentedFlow,
-                    severity: Severity::Medium,
-                    reference: G2.to_string(),
-                    rule: None,
-                    summary: format!(
-                        "{pair}: no documented Edge Transport path (DOMAIN.md §3-4) covers this flow"
-                    ),
-                    related: None,
-                    detail: None,
-                });
-            }
-        } else if from_outside && internal(c.server_roles) {
-            if answered(f) {
-                hits.push(Hit {
-                    kind: FindingKind::PerimeterExposure,
-                    severity: Severity::High,
-                    reference: G3.to_string(),
-                    rule: None,
-                    summary: format!("{pair}: an internal host answers the internet on an undocumented port"),
-                    related: None,
-                    detail: None,
-                });
-            }
-        } else if exchange(c.server_roles) && answered(f) {
+    } else if let (Some(kind), Some(severity), Some(reference)) =
+        (c.judgement.kind, c.judgement.severity, c.judgement.reference)
+    {
+        // No rule explains the flow: the ground rules judged it (classify::verdict).
+        let (raise, summary) = match kind {
+            FindingKind::UndocumentedFlow => (
+                answered(f) || f.flow.state() == ConnState::S0,
+                format!("{pair}: no documented Edge Transport path (DOMAIN.md §3-4) covers this flow"),
+            ),
+            FindingKind::PerimeterExposure => (
+                answered(f),
+                format!("{pair}: an internal host answers the internet on an undocumented port"),
+            ),
+            _ => (
+                answered(f),
+                format!("{pair}: no rule explains this service on an Exchange server"),
+            ),
+        };
+        if raise {
             hits.push(Hit {
-                kind: FindingKind::UnknownService,
-                severity: Severity::Low,
-                reference: G1.to_string(),
+                kind,
+                severity,
+                reference: reference.to_string(),
                 rule: None,
-                summary: format!("{pair}: no rule explains this service on an Exchange server"),
+                summary,
                 related: None,
                 detail: None,
             });

@@ -24,17 +24,18 @@ use crossbeam_channel::bounded;
 use serde::Serialize;
 
 use crate::analyze::{Analyzer, EndedFlow};
-use crate::audit::{self, Audit, InferredHostInfo, PurposeTally, TopologyInfo};
+use crate::audit::{self, Audit, PurposeTally, TopologyInfo};
+use crate::classify::evidence::{infer_topology, HostObservation, Inference, Observer};
 use crate::classify::{Classified, Classifier};
 use crate::cli::LiveArgs;
 use crate::findings::{Findings, MAX_FINDINGS};
 use crate::flow::{EndReason, Flow, TableStats};
 use crate::pipeline::{self, Batch, FlowHandler, RunStats, CHANNEL_BATCHES};
 use crate::report::{self, CaptureDrops, FlowRecord, InputSummary, Summary};
-use crate::rules::{Matcher, Purpose, RuleSet};
+use crate::rules::{Matcher, RuleSet};
 use crate::run::{policy_inputs, EXIT_ERROR, EXIT_OK};
 use crate::source::live::{self as src, LiveCounters, LiveOptions, OpenError, PcapStats};
-use crate::topology::{infer_topology, Generation, HostObservation, Inference, Site, Topology};
+use crate::topology::{Generation, Site, Topology};
 
 /// Hosts remembered for role inference; further hosts are not observed.
 pub const MAX_HOSTS: usize = 65_536;
@@ -69,11 +70,11 @@ pub fn live(args: &LiveArgs) -> i32 {
         eprintln!("exaudit: live needs -i INTERFACE (see --list-interfaces)");
         return EXIT_ERROR;
     };
-    let (rules, topology, default_generation) = match policy_inputs(
+    let (rules, topology, exchange) = match policy_inputs(
         args.rules.as_deref(),
         args.extend_rules,
         args.topology.as_deref(),
-        &args.exchange,
+        args.exchange.as_deref(),
     ) {
         Ok(p) => p,
         Err(e) => {
@@ -154,15 +155,10 @@ pub fn live(args: &LiveArgs) -> i32 {
         .as_ref()
         .map(|_| (args.evidence_packets, EVIDENCE_SNAP));
 
-    let generation_used = topology
-        .as_ref()
-        .map(|(t, _)| t.site().exchange)
-        .unwrap_or(default_generation);
-    let matcher = rules.matcher(generation_used);
     let state = Rc::new(RefCell::new(LiveState::new(
-        &matcher,
+        &rules,
         topology.as_ref().map(|(t, f)| (t, f.clone())),
-        default_generation,
+        exchange,
         flows_out,
         report_out,
         evidence,
@@ -296,9 +292,15 @@ impl FlowHandler for LiveHandler<'_, '_> {
 
 /// Everything the live run accumulates, all of it bounded.
 struct LiveState<'m> {
-    matcher: &'m Matcher,
+    rules: &'m RuleSet,
+    /// The rules of the generation in use (rebuilt when the evidence names another).
+    matcher: Rc<Matcher>,
     given: Option<(&'m Topology, String)>,
-    default_generation: Generation,
+    /// --exchange, when given.
+    exchange: Option<Generation>,
+    /// Where the generation in use came from, and why.
+    exchange_from: &'static str,
+    exchange_reason: String,
     inferred: Inference,
     /// `inferred.topology`, shared so a classification does not borrow the state.
     inferred_topology: Rc<Topology>,
@@ -332,9 +334,9 @@ struct LiveState<'m> {
 impl<'m> LiveState<'m> {
     #[allow(clippy::too_many_arguments)]
     fn new(
-        matcher: &'m Matcher,
+        rules: &'m RuleSet,
         given: Option<(&'m Topology, String)>,
-        default_generation: Generation,
+        exchange: Option<Generation>,
         out: Box<dyn Write>,
         report: Box<dyn Write>,
         evidence: Option<EvidenceRing>,
@@ -342,12 +344,23 @@ impl<'m> LiveState<'m> {
         interval: Duration,
         iface: String,
     ) -> Self {
+        let (generation, exchange_from, exchange_reason) = match &given {
+            Some((t, file)) => (
+                t.site().exchange,
+                "topology",
+                format!("exchange = \"{}\" in {file}", t.site().exchange),
+            ),
+            None => audit::choose_generation(exchange, &[]),
+        };
         LiveState {
-            matcher,
+            rules,
+            matcher: Rc::new(rules.matcher(generation)),
             given,
-            default_generation,
-            inferred: infer_topology(&[], inferred_site(default_generation)),
-            inferred_topology: Rc::new(Topology::new(inferred_site(default_generation))),
+            exchange,
+            exchange_from,
+            exchange_reason,
+            inferred: infer_topology(&[], inferred_site(generation)),
+            inferred_topology: Rc::new(Topology::new(inferred_site(generation))),
             hosts: HashMap::new(),
             hosts_dirty: false,
             last_inference: None,
@@ -382,7 +395,7 @@ impl<'m> LiveState<'m> {
 
     /// Adds what `f` shows about its hosts to the bounded observations.
     fn observe_hosts(&mut self, f: &EndedFlow) {
-        for o in audit::observe(std::slice::from_ref(f)) {
+        for o in Observer::of_flow(self.rules, f) {
             let len = self.hosts.len();
             let h = match self.hosts.get_mut(&o.addr) {
                 Some(h) => h,
@@ -397,23 +410,7 @@ impl<'m> LiveState<'m> {
                     continue;
                 }
             };
-            for (mine, theirs) in [
-                (&mut h.served_tcp, &o.served_tcp),
-                (&mut h.served_udp, &o.served_udp),
-            ] {
-                for p in theirs {
-                    if !mine.contains(p) && mine.len() < MAX_PORTS {
-                        mine.push(*p);
-                        self.hosts_dirty = true;
-                    }
-                }
-            }
-            if o.contacted_from_public && !h.contacted_from_public {
-                h.contacted_from_public = true;
-                self.hosts_dirty = true;
-            }
-            if o.seen_as_client && !h.seen_as_client {
-                h.seen_as_client = true;
+            if h.merge(o) {
                 self.hosts_dirty = true;
             }
         }
@@ -425,7 +422,13 @@ impl<'m> LiveState<'m> {
         }
         let mut obs: Vec<HostObservation> = self.hosts.values().cloned().collect();
         obs.sort_by_key(|o| o.addr);
-        self.inferred = infer_topology(&obs, inferred_site(self.default_generation));
+        let (generation, from, why) = audit::choose_generation(self.exchange, &obs);
+        if generation != self.matcher.generation() {
+            self.matcher = Rc::new(self.rules.matcher(generation));
+        }
+        self.exchange_from = from;
+        self.exchange_reason = why;
+        self.inferred = infer_topology(&obs, inferred_site(generation));
         self.inferred_topology = Rc::new(self.inferred.topology.clone());
         self.hosts_dirty = false;
         self.last_inference = Some(Instant::now());
@@ -443,13 +446,13 @@ impl<'m> LiveState<'m> {
         {
             self.reinfer();
         }
-        let matcher = self.matcher;
+        let matcher = Rc::clone(&self.matcher);
         let inferred = Rc::clone(&self.inferred_topology);
         let topo: &Topology = match &self.given {
             Some((t, _)) => t,
             None => &inferred,
         };
-        let classifier = Classifier::new(matcher, topo);
+        let classifier = Classifier::new(&matcher, topo, self.rules);
         let c = classifier.classify(&f);
         let ids = self
             .findings
@@ -473,7 +476,7 @@ impl<'m> LiveState<'m> {
         let bytes = rec.c2s_bytes + rec.s2c_bytes;
         self.tally.add(c, &rec);
         *self.interval_purposes.entry(c.purpose.as_str()).or_insert(0) += 1;
-        if c.purpose == Purpose::Unknown
+        if c.verdict() == crate::classify::Verdict::Unexplained
             && (self.unexplained.len() < UNEXPLAINED_ROWS
                 || self.unexplained.last().is_some_and(|(b, _)| *b < bytes))
         {
@@ -690,6 +693,8 @@ impl<'m> LiveState<'m> {
                 let s = t.site();
                 TopologyInfo {
                     source: "file",
+                    exchange_from: self.exchange_from,
+                    exchange_reason: self.exchange_reason.clone(),
                     file: Some(file.clone()),
                     site: s.name.clone(),
                     exchange: s.exchange.as_str().to_string(),
@@ -697,26 +702,7 @@ impl<'m> LiveState<'m> {
                     hosts: Vec::new(),
                 }
             }
-            None => {
-                let s = self.inferred.topology.site();
-                TopologyInfo {
-                    source: "inferred",
-                    file: None,
-                    site: s.name.clone(),
-                    exchange: s.exchange.as_str().to_string(),
-                    edge_subscribed: s.edge_subscribed,
-                    hosts: self
-                        .inferred
-                        .hosts
-                        .iter()
-                        .map(|h| InferredHostInfo {
-                            addr: h.label(),
-                            roles: h.roles.to_string(),
-                            reason: h.reason.clone(),
-                        })
-                        .collect(),
-                }
-            }
+            None => audit::inferred_info(&self.inferred, self.exchange_from, self.exchange_reason.clone()),
         }
     }
 }

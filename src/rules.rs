@@ -29,6 +29,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
+use crate::classify::markers::{HttpPath, Mark, Marker, MarkerField, Markers};
 use crate::topology::{Generation, Role, RoleSet};
 
 // ---------------------------------------------------------------------------
@@ -379,6 +380,7 @@ pub const ROLE_ALIASES: &[(&str, &[Role])] = &[
             Role::DomainController,
             Role::Dns,
             Role::Lync,
+            Role::UnifiedMessaging,
             Role::InternalClients,
         ],
     ),
@@ -391,15 +393,27 @@ pub const ROLE_ALIASES: &[(&str, &[Role])] = &[
             Role::DomainController,
             Role::Dns,
             Role::Lync,
+            Role::UnifiedMessaging,
         ],
     ),
     (
         "exchange",
-        &[Role::Edge, Role::Mailbox, Role::ClientAccess, Role::Hub],
+        &[
+            Role::Edge,
+            Role::Mailbox,
+            Role::ClientAccess,
+            Role::Hub,
+            Role::UnifiedMessaging,
+        ],
     ),
     (
         "internal_exchange",
-        &[Role::Mailbox, Role::ClientAccess, Role::Hub],
+        &[
+            Role::Mailbox,
+            Role::ClientAccess,
+            Role::Hub,
+            Role::UnifiedMessaging,
+        ],
     ),
     ("external", &[Role::Internet, Role::Perimeter]),
     (
@@ -593,6 +607,11 @@ impl Rule {
         self.generations.contains(&g)
     }
 
+    /// Whether the rule matches every port (a ground rule's catch-all).
+    pub fn covers_every_port(&self) -> bool {
+        self.port_width() >= 65536
+    }
+
     fn port_width(&self) -> u32 {
         self.ports
             .iter()
@@ -708,6 +727,11 @@ pub struct Interface {
     pub name: String,
     /// What it is.
     pub service: String,
+    /// What a host serving it is (markers: `exchange`, `domain_controller`).
+    pub marks: Option<Mark>,
+    /// How much serving it weighs towards `marks` (a domain controller needs 2:
+    /// DRSUAPI or Netlogon alone, LSARPC or SAMR with Kerberos or LDAP).
+    pub weight: u8,
 }
 
 /// UUID <-> short name.
@@ -775,6 +799,8 @@ pub enum FileFormat {
     Rules,
     /// `[meta] format = "interfaces"`.
     Interfaces,
+    /// `[meta] format = "markers"`: product markers and HTTP paths.
+    Markers,
     /// A topology file (has `[site]`), skipped by the rules loader.
     Topology,
 }
@@ -795,7 +821,7 @@ pub struct RuleFile {
 }
 
 /// The default files compiled into the binary, in load order.
-pub const EMBEDDED_FILES: [(&str, &str); 5] = [
+pub const EMBEDDED_FILES: [(&str, &str); 6] = [
     (
         "exchange-2016-2019.toml",
         include_str!("../rules/exchange-2016-2019.toml"),
@@ -807,6 +833,7 @@ pub const EMBEDDED_FILES: [(&str, &str); 5] = [
         "dcerpc-interfaces.toml",
         include_str!("../rules/dcerpc-interfaces.toml"),
     ),
+    ("markers.toml", include_str!("../rules/markers.toml")),
 ];
 
 /// Two rules that collide.
@@ -837,6 +864,7 @@ pub struct RuleSet {
     files: Vec<RuleFile>,
     rules: Vec<Rule>,
     interfaces: InterfaceTable,
+    markers: Markers,
 }
 
 impl RuleSet {
@@ -917,6 +945,9 @@ impl RuleSet {
         if set.files.iter().all(|f| f.format != FileFormat::Interfaces) {
             set.interfaces = RuleSet::embedded().interfaces;
         }
+        if set.files.iter().all(|f| f.format != FileFormat::Markers) {
+            set.markers = RuleSet::embedded().markers;
+        }
         Ok(set)
     }
 
@@ -945,6 +976,11 @@ impl RuleSet {
     /// The DCE/RPC interface table.
     pub fn interfaces(&self) -> &InterfaceTable {
         &self.interfaces
+    }
+
+    /// The product markers and HTTP paths.
+    pub fn markers(&self) -> &Markers {
+        &self.markers
     }
 
     /// The rule with `id`.
@@ -1031,6 +1067,10 @@ struct RawFile {
     rule: Vec<RawRule>,
     #[serde(default)]
     interface: Vec<RawInterface>,
+    #[serde(default)]
+    marker: Vec<RawMarker>,
+    #[serde(default)]
+    http_path: Vec<RawHttpPath>,
 }
 
 #[derive(Deserialize)]
@@ -1095,6 +1135,29 @@ struct RawInterface {
     name: Spanned<String>,
     #[serde(default)]
     service: String,
+    marks: Option<Spanned<String>>,
+    weight: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMarker {
+    field: Spanned<String>,
+    header: Option<String>,
+    contains: Option<String>,
+    prefix: Option<String>,
+    marks: Option<Spanned<String>>,
+    generation: Option<Spanned<String>>,
+    purpose: Option<Spanned<String>>,
+    #[serde(default)]
+    note: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHttpPath {
+    prefix: Spanned<String>,
+    purpose: Spanned<String>,
 }
 
 #[derive(Default)]
@@ -1102,6 +1165,7 @@ struct Loader {
     files: Vec<RuleFile>,
     rules: Vec<Rule>,
     interfaces: InterfaceTable,
+    markers: Markers,
     ids: HashMap<String, (String, usize)>,
     iface_sites: HashMap<Uuid, (String, usize)>,
     errors: Vec<Diagnostic>,
@@ -1167,16 +1231,25 @@ impl Loader {
         let format = match raw.meta.format.get_ref().as_str() {
             "rules" => FileFormat::Rules,
             "interfaces" => FileFormat::Interfaces,
+            "markers" => FileFormat::Markers,
             other => {
                 self.errors.push(src.diag(
                     raw.meta.format.span().start,
                     "meta.format",
                     format!("unknown file format `{other}`"),
-                    "use \"rules\" or \"interfaces\"".to_string(),
+                    "use \"rules\", \"interfaces\" or \"markers\"".to_string(),
                 ));
                 return;
             }
         };
+        if format != FileFormat::Markers && !(raw.marker.is_empty() && raw.http_path.is_empty()) {
+            self.errors.push(src.diag(
+                raw.meta.format.span().start,
+                "marker",
+                "only a markers file can hold [[marker]] and [[http_path]] entries".to_string(),
+                "move them to a file with format = \"markers\"".to_string(),
+            ));
+        }
         let mut generations = Vec::new();
         if let Some(list) = &raw.meta.generations {
             for g in list {
@@ -1214,6 +1287,24 @@ impl Loader {
                     if let Some(rule) = self.validate_rule(&src, rr, &generations) {
                         self.rules.push(rule);
                     }
+                }
+                n
+            }
+            FileFormat::Markers => {
+                if !raw.rule.is_empty() || !raw.interface.is_empty() {
+                    self.errors.push(src.diag(
+                        raw.meta.format.span().start,
+                        "rule",
+                        "a markers file holds only [[marker]] and [[http_path]] entries".to_string(),
+                        "move rules and interfaces to their own files".to_string(),
+                    ));
+                }
+                let n = raw.marker.len() + raw.http_path.len();
+                for m in raw.marker {
+                    self.add_marker(&src, m);
+                }
+                for h in raw.http_path {
+                    self.add_http_path(&src, h);
                 }
                 n
             }
@@ -1285,11 +1376,169 @@ impl Loader {
             ));
             return;
         }
+        let marks = match &ri.marks {
+            None => None,
+            Some(m) => match Mark::parse(m.get_ref()) {
+                Some(mark) => Some(mark),
+                None => {
+                    self.errors.push(src.diag(
+                        m.span().start,
+                        "marks",
+                        format!("unknown mark `{}`", m.get_ref()),
+                        format!("use one of {}", Mark::names()),
+                    ));
+                    return;
+                }
+            },
+        };
+        let weight = match &ri.weight {
+            None => 2,
+            Some(w) => match u8::try_from(*w.get_ref()) {
+                Ok(v @ 1..=2) => v,
+                _ => {
+                    self.errors.push(src.diag(
+                        w.span().start,
+                        "weight",
+                        format!("weight {} is out of range", w.get_ref()),
+                        "use 1 (needs more evidence) or 2 (enough alone)".to_string(),
+                    ));
+                    return;
+                }
+            },
+        };
         self.iface_sites.insert(uuid, (src.file.to_string(), line));
         self.interfaces.push(Interface {
             uuid,
             name: name.clone(),
             service: ri.service,
+            marks,
+            weight,
+        });
+    }
+
+    fn add_marker(&mut self, src: &Src<'_>, rm: RawMarker) {
+        let at = rm.field.span().start;
+        let line = line_col(src.text, at).0;
+        let Some(field) = MarkerField::parse(rm.field.get_ref()) else {
+            self.errors.push(src.diag(
+                at,
+                "field",
+                format!("unknown marker field `{}`", rm.field.get_ref()),
+                format!("use one of {}", MarkerField::names()),
+            ));
+            return;
+        };
+        if (field == MarkerField::HttpHeader) != rm.header.is_some() {
+            self.errors.push(src.diag(
+                at,
+                "header",
+                "`header` names the HTTP header, and only http_header markers have it".to_string(),
+                "add header = \"x-...\" to an http_header marker, or remove it from others".to_string(),
+            ));
+            return;
+        }
+        let lower = |s: Option<String>| s.map(|v| v.to_ascii_lowercase()).filter(|v| !v.is_empty());
+        let (contains, prefix) = (lower(rm.contains), lower(rm.prefix));
+        if contains.is_none() && prefix.is_none() && field != MarkerField::HttpHeader {
+            self.errors.push(src.diag(
+                at,
+                "contains",
+                "the marker matches nothing in particular".to_string(),
+                "give `contains` or `prefix` (not empty)".to_string(),
+            ));
+            return;
+        }
+        let marks = match &rm.marks {
+            None => None,
+            Some(m) => match Mark::parse(m.get_ref()) {
+                Some(x) => Some(x),
+                None => {
+                    self.errors.push(src.diag(
+                        m.span().start,
+                        "marks",
+                        format!("unknown mark `{}`", m.get_ref()),
+                        format!("use one of {}", Mark::names()),
+                    ));
+                    return;
+                }
+            },
+        };
+        let generation = match &rm.generation {
+            None => None,
+            Some(g) => match Generation::parse(g.get_ref()) {
+                Some(x) => Some(x),
+                None => {
+                    self.errors.push(src.diag(
+                        g.span().start,
+                        "generation",
+                        format!("unknown Exchange generation `{}`", g.get_ref()),
+                        format!("use one of {}", Generation::names()),
+                    ));
+                    return;
+                }
+            },
+        };
+        let purpose = match &rm.purpose {
+            None => None,
+            Some(p) => match Purpose::parse(p.get_ref()) {
+                Some(x) => Some(x),
+                None => {
+                    self.errors.push(src.diag(
+                        p.span().start,
+                        "purpose",
+                        format!("unknown purpose `{}`", p.get_ref()),
+                        format!("use one of {}", Purpose::names()),
+                    ));
+                    return;
+                }
+            },
+        };
+        if marks.is_none() && generation.is_none() {
+            self.errors.push(src.diag(
+                at,
+                "marks",
+                "the marker says nothing about the host".to_string(),
+                "give `marks` (exchange, domain_controller) and/or `generation`".to_string(),
+            ));
+            return;
+        }
+        self.markers.markers.push(Marker {
+            field,
+            header: rm.header.map(|h| h.to_ascii_lowercase()),
+            contains,
+            prefix,
+            marks,
+            generation,
+            purpose,
+            note: rm.note,
+            file: src.file.to_string(),
+            line,
+        });
+    }
+
+    fn add_http_path(&mut self, src: &Src<'_>, rh: RawHttpPath) {
+        let prefix = rh.prefix.get_ref();
+        if !prefix.starts_with('/') {
+            self.errors.push(src.diag(
+                rh.prefix.span().start,
+                "prefix",
+                format!("`{prefix}` is not a URL path"),
+                "start the prefix with `/`, e.g. \"/mapi/\"".to_string(),
+            ));
+            return;
+        }
+        let Some(purpose) = Purpose::parse(rh.purpose.get_ref()) else {
+            self.errors.push(src.diag(
+                rh.purpose.span().start,
+                "purpose",
+                format!("unknown purpose `{}`", rh.purpose.get_ref()),
+                format!("use one of {}", Purpose::names()),
+            ));
+            return;
+        };
+        self.markers.http_paths.push(HttpPath {
+            prefix: prefix.to_ascii_lowercase(),
+            purpose,
         });
     }
 
@@ -1545,6 +1794,7 @@ impl Loader {
             files: self.files,
             rules: self.rules,
             interfaces: self.interfaces,
+            markers: self.markers,
         })
     }
 }
@@ -1617,6 +1867,10 @@ impl PortIndex {
             .unwrap_or(&[])
     }
 }
+
+/// Rules wider than this (UM media on 1024-65535, ground rules on every port) say
+/// nothing about what a port is for.
+pub const MAX_PORT_PURPOSE_WIDTH: u32 = 1024;
 
 /// The rules of one generation, indexed for matching flows. Build once per run
 /// ([`RuleSet::matcher`]); matching does not allocate.
@@ -1715,6 +1969,26 @@ impl Matcher {
             }
         }
         index.candidates(server_port).iter().find_map(hit)
+    }
+
+    /// The purpose of the narrowest rule covering `port` (at most
+    /// [`MAX_PORT_PURPOSE_WIDTH`] ports wide), whatever the roles: what the
+    /// port says when a flow's content says nothing and no rule matched its roles.
+    pub fn purpose_of_port(&self, proto: Proto, port: u16) -> Option<Purpose> {
+        let index = match proto {
+            Proto::Tcp => &self.tcp,
+            Proto::Udp => &self.udp,
+            Proto::Any => return None,
+        };
+        index
+            .candidates(port)
+            .iter()
+            .filter_map(|i| self.rules.get(*i as usize))
+            .filter(|r| {
+                r.purpose != Purpose::Unknown && r.port_width() <= MAX_PORT_PURPOSE_WIDTH && r.app.is_empty()
+            })
+            .min_by_key(|r| r.port_width())
+            .map(|r| r.purpose)
     }
 
     /// Whether `client -> server` is a G1 path (some rule with `unrestricted_path`

@@ -11,8 +11,9 @@ use crate::cli::{FailOn, FlowArgs, ReadArgs, RulesCommand, TopologyCommand};
 use crate::flow::FlowConfig;
 use crate::pipeline::{run_offline, PipelineConfig, RunStats};
 use crate::report::{render, Format};
+use crate::rules::{Proto, SiteFacts};
 use crate::rules::{RuleSet, Severity};
-use crate::topology::{Generation, Topology};
+use crate::topology::{Generation, Role, RoleSet, Topology};
 
 /// Exit codes.
 pub const EXIT_OK: i32 = 0;
@@ -268,14 +269,14 @@ fn fail_threshold(f: FailOn) -> Option<Severity> {
 
 /// The rules, the topology (with the file it came from) and the generation
 /// assumed for an inferred topology, as `read` and `live` take them.
-pub type PolicyInputs = (RuleSet, Option<(Topology, String)>, Generation);
+pub type PolicyInputs = (RuleSet, Option<(Topology, String)>, Option<Generation>);
 
 /// Loads what the policy engine needs; errors name the file, line and field.
 pub fn policy_inputs(
     rules: Option<&Path>,
     extend: bool,
     topology: Option<&Path>,
-    exchange: &str,
+    exchange: Option<&str>,
 ) -> Result<PolicyInputs, String> {
     let rules = load_rules(rules, extend)?;
     let topology = match topology {
@@ -285,16 +286,20 @@ pub fn policy_inputs(
         )),
         None => None,
     };
-    Ok((rules, topology, generation(exchange)?))
+    let exchange = match exchange {
+        Some(e) => Some(generation(e)?),
+        None => None,
+    };
+    Ok((rules, topology, exchange))
 }
 
 /// `exaudit read`.
 pub fn read(args: &ReadArgs) -> i32 {
-    let (rules, topology, default_generation) = match policy_inputs(
+    let (rules, topology, exchange) = match policy_inputs(
         args.rules.as_deref(),
         args.extend_rules,
         args.topology.as_deref(),
-        &args.exchange,
+        args.exchange.as_deref(),
     ) {
         Ok(p) => p,
         Err(e) => {
@@ -322,7 +327,7 @@ pub fn read(args: &ReadArgs) -> i32 {
     let t1 = std::time::Instant::now();
     let hwm_read = peak_rss_mib();
     let topo = topology.as_ref().map(|(t, p)| (t, p.clone()));
-    let audit = audit::build(&stats, flows, &rules, topo, default_generation, expect);
+    let audit = audit::build(&stats, flows, &rules, topo, exchange, expect);
     let t2 = std::time::Instant::now();
     let hwm_audit = peak_rss_mib();
     if let Err(e) = write_output(args.output.as_deref(), |w| render(format, &audit, w)) {
@@ -396,6 +401,13 @@ pub fn rules(cmd: &RulesCommand) -> i32 {
                 EXIT_ERROR
             }
         }
+        RulesCommand::Explain(args) => match explain(args) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("exaudit: {e}");
+                EXIT_ERROR
+            }
+        },
         RulesCommand::List { rules, exchange } => {
             let set = match load_rules(rules.as_deref(), false) {
                 Ok(r) => r,
@@ -461,7 +473,7 @@ pub fn topology(cmd: &TopologyCommand) -> i32 {
             output,
             exchange,
         } => {
-            let g = match generation(exchange) {
+            let g = match exchange.as_deref().map(generation).transpose() {
                 Ok(g) => g,
                 Err(e) => {
                     eprintln!("exaudit: {e}");
@@ -469,12 +481,11 @@ pub fn topology(cmd: &TopologyCommand) -> i32 {
                 }
             };
             let rules = RuleSet::embedded();
-            let cfg = PipelineConfig {
-                inspect_bytes: 0,
-                ..PipelineConfig::default()
-            };
+            // The inspectors run: roles come from what hosts say and serve.
+            let cfg = PipelineConfig::default();
             let (stats, flows, _) = analyze_files(files, cfg, &rules, true, inspect_thread());
-            let inference = audit::infer(&flows, g);
+            let (inference, _, why) = audit::infer(&flows, &rules, g);
+            eprintln!("exaudit: Exchange {} ({why})", inference.topology.site().exchange);
             for h in &inference.hosts {
                 eprintln!("exaudit: {} -> {} ({})", h.label(), h.roles, h.reason);
             }
@@ -496,6 +507,139 @@ pub fn topology(cmd: &TopologyCommand) -> i32 {
             }
         }
     }
+}
+
+/// Parses a role list for `rules explain`: topology role names (and `internet`),
+/// comma separated.
+fn explain_roles(text: &str, what: &str) -> Result<RoleSet, String> {
+    let mut set = RoleSet::EMPTY;
+    for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        match Role::from_name(name) {
+            Some(r) => set.insert(r),
+            None => {
+                let valid: Vec<&str> = Role::ALL.iter().map(|r| r.as_str()).collect();
+                return Err(format!(
+                    "unknown role `{name}` for {what}: use one of {}",
+                    valid.join(", ")
+                ));
+            }
+        }
+    }
+    if set.is_empty() {
+        return Err(format!("{what} names no role"));
+    }
+    Ok(set)
+}
+
+/// Parses `tcp/443`, `udp/53` or `tcp/dynamic`.
+fn explain_service(text: &str) -> Result<(Proto, Option<u16>), String> {
+    let bad = || {
+        format!("`{text}` is not a service: write PROTO/PORT with PROTO tcp or udp and PORT 0-65535 or `dynamic`, e.g. tcp/443")
+    };
+    let (proto, port) = text.trim().split_once('/').ok_or_else(bad)?;
+    let proto = match proto.to_ascii_lowercase().as_str() {
+        "tcp" => Proto::Tcp,
+        "udp" => Proto::Udp,
+        _ => return Err(bad()),
+    };
+    if port.eq_ignore_ascii_case("dynamic") {
+        return Ok((proto, None));
+    }
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    Ok((proto, Some(port)))
+}
+
+/// `exaudit rules explain`.
+fn explain(args: &crate::cli::ExplainArgs) -> Result<(), String> {
+    use crate::classify::verdict::{explain as explain_path, Explanation};
+    let set = load_rules(args.rules.as_deref(), false)?;
+    let g = generation(&args.exchange)?;
+    let matcher = set.matcher(g);
+    let site = SiteFacts {
+        generation: g,
+        edge_subscribed: args.edge_subscribed,
+    };
+    let mut answers: Vec<(String, String, String, Explanation)> = Vec::new();
+    let mut one = |from: &str, to: &str, service: &str| -> Result<(), String> {
+        let c = explain_roles(from, "--from")?;
+        let s = explain_roles(to, "--to")?;
+        let (proto, port) = explain_service(service)?;
+        let e = explain_path(&matcher, &site, c, s, proto, port, args.http_path.as_deref());
+        answers.push((from.trim().into(), to.trim().into(), service.trim().into(), e));
+        Ok(())
+    };
+    match &args.paths {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("{}: cannot read the paths file: {e}", file.display()))?;
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim();
+                if line.is_empty() || line.starts_with('#') {
+                    continue;
+                }
+                let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+                if n == 0 && cols.first().is_some_and(|c| c.eq_ignore_ascii_case("from")) {
+                    continue;
+                }
+                let [from, to, service] = cols.as_slice() else {
+                    return Err(format!(
+                        "{}:{}: expected `from,to,proto/port` (3 columns), found {}",
+                        file.display(),
+                        n + 1,
+                        cols.len()
+                    ));
+                };
+                // Several roles on one side are written with `+` inside a CSV cell.
+                one(&from.replace('+', ","), &to.replace('+', ","), service)
+                    .map_err(|e| format!("{}:{}: {e}", file.display(), n + 1))?;
+            }
+        }
+        None => one(
+            args.from.as_deref().unwrap_or_default(),
+            args.to.as_deref().unwrap_or_default(),
+            args.service.as_deref().unwrap_or_default(),
+        )?,
+    }
+    write_output(None, |w| match args.format {
+        crate::cli::ExplainFormat::Json => {
+            if args.paths.is_some() {
+                let rows: Vec<serde_json::Value> = answers
+                    .iter()
+                    .map(|(f, t, s, e)| {
+                        let mut v = serde_json::to_value(e).unwrap_or_default();
+                        if let Some(m) = v.as_object_mut() {
+                            m.insert("from".into(), f.clone().into());
+                            m.insert("to".into(), t.clone().into());
+                            m.insert("service".into(), s.clone().into());
+                        }
+                        v
+                    })
+                    .collect();
+                serde_json::to_writer_pretty(&mut *w, &rows).map_err(io::Error::from)?;
+            } else if let Some((_, _, _, e)) = answers.first() {
+                serde_json::to_writer_pretty(&mut *w, e).map_err(io::Error::from)?;
+            }
+            writeln!(w)
+        }
+        crate::cli::ExplainFormat::Table => {
+            let edge = if args.edge_subscribed {
+                "an Edge subscribed"
+            } else {
+                "no Edge subscribed"
+            };
+            for (f, t, s, e) in &answers {
+                writeln!(w, "{f} -> {t} {s} (Exchange {g}, {edge})")?;
+                writeln!(w, "  purpose:   {}", e.purpose)?;
+                writeln!(w, "  verdict:   {}", e.verdict)?;
+                if let (Some(k), Some(sev)) = (e.kind, e.severity) {
+                    writeln!(w, "  finding:   {k} ({sev})")?;
+                }
+                writeln!(w, "  rule:      {}", e.rule.as_deref().unwrap_or("none"))?;
+                writeln!(w, "  reference: {}", e.reference.as_deref().unwrap_or("none"))?;
+            }
+            Ok(())
+        }
+    })
 }
 
 #[cfg(test)]

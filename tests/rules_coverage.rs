@@ -27,6 +27,7 @@ fn addr(role: Role) -> Ipv4Addr {
         Role::DomainController => Ipv4Addr::new(10, 1, 0, 20),
         Role::Dns => Ipv4Addr::new(10, 1, 0, 53),
         Role::Lync => Ipv4Addr::new(10, 1, 0, 61),
+        Role::UnifiedMessaging => Ipv4Addr::new(10, 1, 0, 71),
         Role::InternalClients => Ipv4Addr::new(10, 2, 0, 50),
     }
 }

@@ -101,6 +101,10 @@ pub struct HttpFacts {
     /// First Server header, sanitised and truncated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// Vendor response headers (`X-...`), first value of each, sanitised and
+    /// truncated; at most [`MAX_X_HEADERS`], none whose name suggests a secret.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub x_headers: Vec<HeaderField>,
     /// Some request carried Basic credentials.
     #[serde(skip_serializing_if = "is_false")]
     pub basic_credentials: bool,
@@ -113,6 +117,33 @@ pub struct HttpFacts {
     /// Bytes that are not HTTP came where a message should start (anomaly).
     #[serde(skip_serializing_if = "is_false")]
     pub invalid: bool,
+}
+
+/// One response header as the facts keep it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HeaderField {
+    /// Lowercase name.
+    pub name: String,
+    /// Sanitised, truncated value.
+    pub value: String,
+}
+
+/// Vendor headers kept per flow.
+pub const MAX_X_HEADERS: usize = 8;
+/// Characters kept of a vendor header's value.
+const MAX_X_VALUE: usize = 64;
+
+/// Whether a vendor header may carry a secret (a token, key, cookie or
+/// credential) and is therefore never kept.
+fn secret_header(name: &[u8]) -> bool {
+    [
+        "token", "canary", "cookie", "auth", "key", "session", "secret", "password", "sig",
+    ]
+    .iter()
+    .any(|w| {
+        name.windows(w.len())
+            .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
+    })
 }
 
 // ---------------------------------------------------------------- heads
@@ -567,6 +598,7 @@ struct Response {
     kerberos: bool,
     location: Option<(String, String)>,
     server: Option<String>,
+    x_headers: Vec<HeaderField>,
 }
 
 fn status_line(line: &[u8]) -> Option<u16> {
@@ -610,6 +642,18 @@ fn parse_response(buf: &[u8], request_method: Option<&str>) -> Parsed<(Response,
         server: header(&head, "server").map(|h| sanitize(h, MAX_AGENT_CHARS)),
         ..Response::default()
     };
+    for (name, value) in &head.headers {
+        let vendor = name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case(b"x-"));
+        if vendor && !secret_header(name) && r.x_headers.len() < MAX_X_HEADERS {
+            let name = sanitize(name, MAX_X_VALUE).to_ascii_lowercase();
+            if !r.x_headers.iter().any(|h| h.name == name) {
+                r.x_headers.push(HeaderField {
+                    name,
+                    value: sanitize(trim(value), MAX_X_VALUE),
+                });
+            }
+        }
+    }
     for v in headers(&head, "www-authenticate") {
         for part in v.split(|&b| b == b',') {
             let part = trim(part);
@@ -790,6 +834,11 @@ fn note_response(f: &mut HttpFacts, r: Response) {
     f.kerberos |= r.kerberos;
     if f.server.is_none() {
         f.server = r.server;
+    }
+    for h in r.x_headers {
+        if f.x_headers.len() < MAX_X_HEADERS && !f.x_headers.iter().any(|x| x.name == h.name) {
+            f.x_headers.push(h);
+        }
     }
     if f.redirect_scheme.is_none() {
         if let Some((scheme, host)) = r.location {

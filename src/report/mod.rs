@@ -267,6 +267,13 @@ pub struct FlowRecord {
     pub s2c_packets: u64,
     pub s2c_bytes: u64,
     pub purpose: Option<&'static str>,
+    /// `content` or `port` (`none` when the purpose is unknown).
+    pub purpose_source: Option<&'static str>,
+    /// What the content named (the DCE/RPC interface, the HTTP path...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub purpose_detail: Option<String>,
+    /// `documented`, `allowed`, `violation` or `unexplained`.
+    pub verdict: Option<&'static str>,
     pub rule: Option<String>,
     pub app: AppField,
     pub findings: Vec<String>,
@@ -300,6 +307,9 @@ impl FlowRecord {
             s2c_packets: sp,
             s2c_bytes: sb,
             purpose: None,
+            purpose_source: None,
+            purpose_detail: None,
+            verdict: None,
             rule: None,
             app: AppField::new(AppRecord {
                 facts: AppFacts::default(),
@@ -590,24 +600,32 @@ pub fn sections(a: &crate::audit::Audit) -> Vec<Section> {
         note: None,
         header: vec![
             s("purpose"),
+            s("from"),
+            s("verdict"),
             s("flows"),
             s("packets"),
             s("bytes"),
             s("role -> role"),
-            s("status"),
             s("rules"),
         ],
         rows: a
             .purposes
             .iter()
             .map(|p| {
+                let from = match (p.by_content, p.flows - p.by_content) {
+                    (_, 0) if p.purpose == "unknown" => "-".to_string(),
+                    (_, 0) => "content".to_string(),
+                    (0, _) => "port".to_string(),
+                    (c, n) => format!("content {c}, port {n}"),
+                };
                 vec![
                     p.purpose.clone(),
+                    from,
+                    s(p.status),
                     s(p.flows),
                     s(p.packets),
                     s(p.bytes),
                     p.paths.join("; "),
-                    s(p.status),
                     p.rules.join(" "),
                 ]
             })
@@ -671,7 +689,7 @@ pub fn sections(a: &crate::audit::Audit) -> Vec<Section> {
         note: if a.unexplained.is_empty() {
             Some("Every flow matched a rule.".into())
         } else {
-            None
+            Some("No rule names these paths; the purpose says what they are.".into())
         },
         header: vec![
             s("flow"),
@@ -679,6 +697,7 @@ pub fn sections(a: &crate::audit::Audit) -> Vec<Section> {
             s("client"),
             s("server"),
             s("roles"),
+            s("purpose"),
             s("state"),
             s("packets"),
             s("bytes"),
@@ -698,6 +717,10 @@ pub fn sections(a: &crate::audit::Audit) -> Vec<Section> {
                         f.client_role.map_or("?".to_string(), |r| r.to_string()),
                         f.server_role.map_or("?".to_string(), |r| r.to_string())
                     ),
+                    match &f.purpose_detail {
+                        Some(d) => format!("{} ({d})", f.purpose.unwrap_or("unknown")),
+                        None => f.purpose.unwrap_or("unknown").to_string(),
+                    },
                     s(f.state),
                     s(f.c2s_packets + f.s2c_packets),
                     s(f.c2s_bytes + f.s2c_bytes),
