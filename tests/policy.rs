@@ -166,10 +166,13 @@ fn endpoint_mapper_follow_ups_are_linked_and_blocked_ones_cite_both_flows() {
 #[test]
 fn public_exchange_rpc_capture_links_emsmdb_and_nspi() {
     // Outlook <-> Exchange 2003 MAPI: the mapper answers NSPI on 4997 and EMSMDB on 1032.
-    let (objs, _, _) = common::read_ndjson(
-        &[&common::capture("zeek__dce-rpc__mapi.pcap")],
-        &["--exchange", "2010"],
-    );
+    let Some(cap) = common::public_capture(
+        "public_exchange_rpc_capture_links_emsmdb_and_nspi",
+        "zeek__dce-rpc__mapi.pcap",
+    ) else {
+        return;
+    };
+    let (objs, _, _) = common::read_ndjson(&[&cap], &["--exchange", "2010"]);
     let flows = common::of_type(&objs, "flow");
     let linked: Vec<(u64, String)> = flows
         .iter()

@@ -123,7 +123,12 @@ fn output_file_is_written_whole() {
 
 #[test]
 fn damaged_file_reports_and_still_audits_the_readable_part() {
-    let bad = common::capture("sv__smtp-to-comma__10.7.29.101_49898-178.63.41.150_25.pcap");
+    let Some(bad) = common::public_capture(
+        "damaged_file_reports_and_still_audits_the_readable_part",
+        "sv__smtp-to-comma__10.7.29.101_49898-178.63.41.150_25.pcap",
+    ) else {
+        return;
+    };
     let good = common::capture("dns.pcap");
     let (objs, code, stderr) = common::read_ndjson(&[&bad, &good], &[]);
     assert_eq!(code, 2, "an input error exits 2");
@@ -158,7 +163,11 @@ fn missing_file_and_non_capture_exit_2_with_a_message() {
 
 #[test]
 fn header_only_capture_is_a_clean_empty_audit() {
-    let (objs, code, _) = common::read_ndjson(&[&common::capture("zeek__empty.pcap")], &[]);
+    let Some(cap) = common::public_capture("header_only_capture_is_a_clean_empty_audit", "zeek__empty.pcap")
+    else {
+        return;
+    };
+    let (objs, code, _) = common::read_ndjson(&[&cap], &[]);
     assert_eq!(code, 0);
     assert_eq!(common::of_type(&objs, "flow").len(), 0);
     assert_eq!(common::of_type(&objs, "summary")[0]["packets"], 0);
@@ -186,7 +195,12 @@ fn gzip_input_gives_the_same_flows() {
 
 #[test]
 fn files_out_of_order_are_read_in_the_given_order_with_a_warning() {
-    let older = common::capture("zeek__smtp-multi-addr.pcap"); // 2015
+    let Some(older) = common::public_capture(
+        "files_out_of_order_are_read_in_the_given_order_with_a_warning",
+        "zeek__smtp-multi-addr.pcap", // 2015
+    ) else {
+        return;
+    };
     let newer = common::capture("dns.pcap"); // 2026
     let (_, code, stderr) = common::read_ndjson(&[&newer, &older], &[]);
     assert_eq!(code, 0);
@@ -195,7 +209,9 @@ fn files_out_of_order_are_read_in_the_given_order_with_a_warning() {
 
 #[test]
 fn closed_pipe_is_not_an_error() {
-    let cap = common::capture("zeek__dce-rpc__mapi.pcap");
+    let Some(cap) = common::public_capture("closed_pipe_is_not_an_error", "zeek__dce-rpc__mapi.pcap") else {
+        return;
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_exaudit"))
         .args(["read", &cap.display().to_string(), "-f", "ndjson"])
         .stdout(Stdio::piped())
@@ -214,7 +230,9 @@ fn closed_pipe_is_not_an_error() {
 
 #[test]
 fn flow_cap_evicts_and_counts() {
-    let cap = common::capture("ndpi__synscan.pcap");
+    let Some(cap) = common::public_capture("flow_cap_evicts_and_counts", "ndpi__synscan.pcap") else {
+        return;
+    };
     let (objs, code, _) = common::read_ndjson(&[&cap], &["--max-flows", "50"]);
     assert_eq!(code, 0);
     let s = common::of_type(&objs, "summary")[0];
@@ -238,7 +256,10 @@ fn each_link_type_yields_flows() {
         ("zeek__pcapng-multi-interface.pcapng", 1), // pcapng, two interfaces
         ("zeek__ldap__issue-32.pcapng", 1),         // pcapng nanosecond SLL
     ] {
-        let (objs, code, stderr) = common::read_ndjson(&[&common::capture(name)], &[]);
+        let Some(cap) = common::public_capture("each_link_type_yields_flows", name) else {
+            return;
+        };
+        let (objs, code, stderr) = common::read_ndjson(&[&cap], &[]);
         assert_eq!(code, 0, "{name}: {stderr}");
         let n = common::of_type(&objs, "flow").len();
         assert!(n >= min_flows, "{name}: {n} flows");
@@ -248,7 +269,13 @@ fn each_link_type_yields_flows() {
 #[test]
 fn snaplen_truncated_packets_count_their_real_length() {
     // Every frame of this capture was cut to 68 bytes or less by the snaplen.
-    let (objs, _, _) = common::read_ndjson(&[&common::capture("zeek__tcp__truncated-header.pcap")], &[]);
+    let Some(cap) = common::public_capture(
+        "snaplen_truncated_packets_count_their_real_length",
+        "zeek__tcp__truncated-header.pcap",
+    ) else {
+        return;
+    };
+    let (objs, _, _) = common::read_ndjson(&[&cap], &[]);
     let f = common::of_type(&objs, "flow")[0];
     let bytes = f["c2s_bytes"].as_u64().unwrap() + f["s2c_bytes"].as_u64().unwrap();
     let packets = f["c2s_packets"].as_u64().unwrap() + f["s2c_packets"].as_u64().unwrap();

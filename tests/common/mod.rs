@@ -8,31 +8,57 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The third-party captures beside the project (`../shared/captures/public`).
-pub fn public_captures() -> PathBuf {
-    let p = repo().join("../shared/captures/public");
-    assert!(
-        p.is_dir(),
-        "{} is missing: the public captures must be beside the project (../shared)",
-        p.display()
-    );
-    p
+/// `../shared/captures/<sub>` beside the project, or `None` when it is not
+/// there (a fresh clone elsewhere): tests that need it then skip.
+fn shared(sub: &str) -> Option<PathBuf> {
+    let p = repo().join("../shared/captures").join(sub);
+    p.is_dir().then_some(p)
 }
 
-/// Finds a capture by file name in captures/ or the public captures.
+/// The third-party captures beside the project (`../shared/captures/public`).
+pub fn shared_public() -> Option<PathBuf> {
+    shared("public")
+}
+
+/// The peer-tool corpus beside the project (`../shared/captures/corpus`).
+pub fn shared_corpus() -> Option<PathBuf> {
+    shared("corpus")
+}
+
+/// Prints why `test` is skipped: `what` (a folder under ../shared) is absent.
+pub fn skip(test: &str, what: &str) {
+    eprintln!("skipping {test}: ../shared/captures/{what} not found");
+}
+
 pub mod pcapgen;
 
+/// A capture of the project's own `captures/` folder.
 pub fn capture(name: &str) -> PathBuf {
     let local = repo().join("captures").join(name);
+    assert!(local.exists(), "capture {name} not found in captures/");
+    local
+}
+
+/// A capture from `captures/` or, failing that, `../shared/captures/public`.
+/// `None` (with the skip message for `test` printed) when it is not in
+/// `captures/` and the public captures are absent; a capture missing from
+/// a public folder that is there is an error.
+pub fn public_capture(test: &str, name: &str) -> Option<PathBuf> {
+    let local = repo().join("captures").join(name);
     if local.exists() {
-        return local;
+        return Some(local);
     }
-    let public = public_captures().join(name);
+    let Some(dir) = shared_public() else {
+        skip(test, "public");
+        return None;
+    };
+    let p = dir.join(name);
     assert!(
-        public.exists(),
-        "capture {name} not found in captures/ nor ../shared/captures/public"
+        p.exists(),
+        "capture {name} not found in captures/ nor {}",
+        dir.display()
     );
-    public
+    Some(p)
 }
 
 pub fn exaudit(args: &[&str]) -> Output {
