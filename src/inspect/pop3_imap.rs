@@ -8,17 +8,11 @@
 //! login happened, how, and whether it was accepted.
 
 use super::smtp::text::{
-    contains_ci, is_sasl_response, parse_decimal, parse_line, push_bounded, sanitize, split_word, token,
-    Cursor,
+    is_sasl_response, parse_decimal, parse_line, push_bounded, sanitize, split_word, token, Cursor,
 };
 use super::{is_false, is_zero};
 use super::{Parsed, Streams};
 use serde::Serialize;
-
-/// Heuristic: case-insensitive substrings of a POP3/IMAP greeting that say
-/// the server is Microsoft Exchange ("The Microsoft Exchange POP3 service is
-/// ready.", "Microsoft Exchange IMAP4rev1 server version 5.5 ...").
-pub const EXCHANGE_GREETING_MARKERS: &[&str] = &["Microsoft Exchange"];
 
 /// Longest line read, CRLF included (RFC 1939 allows 512 for responses;
 /// IMAP lines are longer in practice).
@@ -37,9 +31,6 @@ pub const MAX_RESPONSES: usize = 256;
 pub struct Pop3Facts {
     /// The greeting after `+OK`: printable ASCII, truncated.
     pub greeting: String,
-    /// The greeting matches one of the Exchange markers.
-    #[serde(skip_serializing_if = "is_false")]
-    pub greeting_exchange: bool,
     /// CAPA answer keywords, upper case, unknown ones included.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub capabilities: Vec<String>,
@@ -83,9 +74,6 @@ pub struct ImapFacts {
     /// The greeting after `* OK` (or `* PREAUTH` / `* BYE`): printable
     /// ASCII, truncated.
     pub greeting: String,
-    /// The greeting matches one of the Exchange markers.
-    #[serde(skip_serializing_if = "is_false")]
-    pub greeting_exchange: bool,
     /// The greeting was PREAUTH (already logged in).
     #[serde(skip_serializing_if = "is_false")]
     pub preauth: bool,
@@ -138,22 +126,12 @@ pub struct ImapFacts {
 
 /// POP3 facts, or `None` when the streams are not POP3.
 pub fn inspect_pop3(s: &Streams) -> Option<Pop3Facts> {
-    inspect_pop3_with(s, EXCHANGE_GREETING_MARKERS)
-}
-
-/// As [`inspect_pop3`], with the greeting substrings that identify Exchange.
-pub fn inspect_pop3_with(s: &Streams, exchange_markers: &[&str]) -> Option<Pop3Facts> {
-    pop3::inspect(s, exchange_markers)
+    pop3::inspect(s)
 }
 
 /// IMAP4 facts, or `None` when the streams are not IMAP4.
 pub fn inspect_imap(s: &Streams) -> Option<ImapFacts> {
-    inspect_imap_with(s, EXCHANGE_GREETING_MARKERS)
-}
-
-/// As [`inspect_imap`], with the greeting substrings that identify Exchange.
-pub fn inspect_imap_with(s: &Streams, exchange_markers: &[&str]) -> Option<ImapFacts> {
-    imap::inspect(s, exchange_markers)
+    imap::inspect(s)
 }
 
 /// A password-carrying SASL mechanism.
@@ -235,7 +213,7 @@ mod pop3 {
         VERBS.iter().any(|v| v.as_bytes().eq_ignore_ascii_case(verb))
     }
 
-    pub(super) fn inspect(s: &Streams, markers: &[&str]) -> Option<Pop3Facts> {
+    pub(super) fn inspect(s: &Streams) -> Option<Pop3Facts> {
         let mut server = Server {
             cur: Cursor::new(s.s2c),
         };
@@ -249,7 +227,6 @@ mod pop3 {
         server.cur.next_line(MAX_LINE)?;
         let mut facts = Pop3Facts {
             greeting: sanitize(text, MAX_GREETING),
-            greeting_exchange: markers.iter().any(|m| contains_ci(text, m)),
             ..Pop3Facts::default()
         };
         let mut cmds = Cursor::new(s.c2s);
@@ -578,7 +555,7 @@ mod imap {
         VERBS.iter().any(|v| v.as_bytes().eq_ignore_ascii_case(verb))
     }
 
-    pub(super) fn inspect(s: &Streams, markers: &[&str]) -> Option<ImapFacts> {
+    pub(super) fn inspect(s: &Streams) -> Option<ImapFacts> {
         let mut server = Cursor::new(s.s2c);
         let greeting = match server.peek_line(MAX_LINE) {
             Parsed::Done(line, _) => line,
@@ -608,7 +585,6 @@ mod imap {
             None => text,
         };
         facts.greeting = sanitize(shown, MAX_GREETING);
-        facts.greeting_exchange = markers.iter().any(|m| contains_ci(text, m));
 
         let mut cmds = Cursor::new(s.c2s);
         match cmds.peek_line(MAX_LINE) {
@@ -794,7 +770,6 @@ t2 OK Begin TLS negotiation now\r\n\
         assert!(f
             .greeting
             .starts_with("ladymacbeth.local Cyrus POP3 v2.3.16 server ready"));
-        assert!(!f.greeting_exchange);
         assert!(f.stls_requested && f.tls_started);
         assert!(!f.cleartext_login);
         assert_eq!(f.commands, 1);
@@ -804,7 +779,7 @@ t2 OK Begin TLS negotiation now\r\n\
     #[test]
     fn golden_pop3_userpass_synthetic() {
         let f = pop3(EXCHANGE_POP3_USERPASS_C2S, EXCHANGE_POP3_USERPASS_S2C).expect("pop3");
-        assert!(f.greeting_exchange);
+        assert!(f.greeting.contains("Microsoft Exchange"), "{}", f.greeting);
         assert_eq!(
             f.capabilities,
             ["TOP", "UIDL", "SASL", "USER", "STLS", "X-FUTURE-CAP"]
@@ -838,7 +813,7 @@ t2 OK Begin TLS negotiation now\r\n\
         assert!(f
             .greeting
             .starts_with("Microsoft Exchange IMAP4rev1 server version 5.5.2650.23"));
-        assert!(f.greeting_exchange);
+        assert!(f.greeting.contains("Microsoft Exchange"), "{}", f.greeting);
         assert_eq!(
             f.capabilities,
             [
@@ -865,7 +840,7 @@ t2 OK Begin TLS negotiation now\r\n\
     #[test]
     fn imap_authenticate_plain_synthetic() {
         let f = imap(IMAP_AUTH_PLAIN_C2S, IMAP_AUTH_PLAIN_S2C).expect("imap");
-        assert!(f.greeting_exchange);
+        assert!(f.greeting.contains("Microsoft Exchange"), "{}", f.greeting);
         assert_eq!(f.greeting, "The Microsoft Exchange IMAP4 service is ready.");
         assert_eq!(f.auth_mechanisms, ["PLAIN", "NTLM"]);
         assert!(f.capabilities.contains(&"X-FUTURE".to_string()));

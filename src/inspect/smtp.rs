@@ -19,11 +19,6 @@ use super::{is_false, is_zero};
 use super::{Parsed, Streams};
 use serde::Serialize;
 
-/// Heuristic: case-insensitive substrings of a greeting that say the server
-/// is Microsoft Exchange. Data for [`inspect_smtp_with`]; these are product
-/// strings of the banner, not addresses or names of any site.
-pub const EXCHANGE_BANNER_MARKERS: &[&str] = &["Microsoft ESMTP MAIL Service", "Microsoft Exchange"];
-
 /// Longest line read (RFC 5321 text line, CRLF included).
 pub const MAX_LINE: usize = 1000;
 /// Longest banner kept, in characters.
@@ -46,9 +41,6 @@ pub struct SmtpFacts {
     pub greeting_code: u16,
     /// The greeting's first line after the code: printable ASCII, truncated.
     pub banner: String,
-    /// The greeting matches one of the Exchange markers.
-    #[serde(skip_serializing_if = "is_false")]
-    pub banner_exchange: bool,
     /// The greeting is runs of `*` (firewall SMTP inspection masking it).
     #[serde(skip_serializing_if = "is_false")]
     pub banner_masked: bool,
@@ -151,15 +143,10 @@ pub struct SmtpRejection {
 }
 
 /// SMTP facts from the first bytes of both directions, or `None` when the
-/// streams are not SMTP. Exchange is recognised by [`EXCHANGE_BANNER_MARKERS`].
+/// streams are not SMTP. Which product the banner names is the classifier's
+/// business (`rules/markers.toml`), not the inspector's.
 pub fn inspect_smtp(s: &Streams) -> Option<SmtpFacts> {
-    inspect_smtp_with(s, EXCHANGE_BANNER_MARKERS)
-}
-
-/// As [`inspect_smtp`], with the banner substrings that identify Exchange
-/// given by the caller (case-insensitive).
-pub fn inspect_smtp_with(s: &Streams, exchange_markers: &[&str]) -> Option<SmtpFacts> {
-    wire::inspect(s, exchange_markers)
+    wire::inspect(s)
 }
 
 /// Byte-level helpers shared by the mail inspectors.
@@ -556,7 +543,7 @@ mod wire {
         }
     }
 
-    pub(super) fn inspect(s: &Streams, markers: &[&str]) -> Option<SmtpFacts> {
+    pub(super) fn inspect(s: &Streams) -> Option<SmtpFacts> {
         let mut replies = Replies {
             cur: Cursor::new(s.s2c),
             malformed: false,
@@ -575,7 +562,6 @@ mod wire {
         let mut facts = SmtpFacts {
             greeting_code: code,
             banner: sanitize(first, MAX_BANNER),
-            banner_exchange: markers.iter().any(|m| contains_ci(first, m)),
             banner_masked: is_masked_banner(first),
             ..SmtpFacts::default()
         };
@@ -987,7 +973,7 @@ MAIL FROM:<a@example.test>\r\n";
         let f = run(&c, &s).expect("smtp");
         assert_eq!(f.greeting_code, 220);
         assert!(f.banner.contains("Microsoft ESMTP MAIL Service"), "{}", f.banner);
-        assert!(f.banner_exchange);
+        assert!(f.banner.contains("Microsoft ESMTP MAIL Service"), "{}", f.banner);
         assert!(!f.banner_masked);
         assert!(f.ehlo && !f.helo);
         assert!(f.starttls_offered && f.x_anonymoustls && f.xexch50 && f.x_exps);
@@ -1026,7 +1012,6 @@ MAIL FROM:<a@example.test>\r\n";
         let (c, s) = fixture(GMAIL_STARTTLS_C2S, GMAIL_STARTTLS_S2C);
         let f = run(&c, &s).expect("smtp");
         assert!(f.banner.starts_with("mx.google.com ESMTP"));
-        assert!(!f.banner_exchange);
         assert!(f.starttls_offered && f.starttls_requested && f.starttls);
         assert!(!f.x_anonymoustls_used);
         assert!(f.chunking);
@@ -1125,7 +1110,6 @@ MAIL FROM:<a@example.test>\r\n";
     fn synthetic_asa_masking() {
         let f = run(ASA_MASKED_C2S, ASA_MASKED_S2C).expect("smtp");
         assert!(f.banner_masked);
-        assert!(!f.banner_exchange);
         assert!(f.banner.starts_with("****"));
         assert_eq!(f.capabilities_masked, 5);
         assert!(!f.starttls_offered && !f.x_anonymoustls);
@@ -1214,7 +1198,7 @@ MAIL FROM:<a@example.test>\r\n";
     }
 
     /// Flags that can only turn on as more bytes arrive.
-    fn flags(f: &SmtpFacts) -> [bool; 9] {
+    fn flags(f: &SmtpFacts) -> [bool; 8] {
         [
             f.ehlo,
             f.starttls_offered,
@@ -1223,7 +1207,6 @@ MAIL FROM:<a@example.test>\r\n";
             f.mail_from_seen,
             f.data,
             f.bdat,
-            f.banner_exchange,
             f.banner_masked,
         ]
     }
