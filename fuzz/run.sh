@@ -10,7 +10,7 @@ secs=${1:-600}
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(reader reader_gz decode dcerpc smtp tls http ldap pop3_imap auth flow)
+    targets=(reader reader_gz decode dcerpc smtp tls http ldap pop3_imap auth osi flow)
 fi
 max_len() {
     case "$1" in

@@ -29,7 +29,7 @@ use std::path::Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::classify::markers::{HttpPath, Mark, Marker, MarkerField, Markers};
+use crate::classify::markers::{HttpPath, Mark, Marker, MarkerField, Markers, OsiContext};
 use crate::topology::{Generation, Role, RoleSet};
 
 // ---------------------------------------------------------------------------
@@ -1071,6 +1071,8 @@ struct RawFile {
     marker: Vec<RawMarker>,
     #[serde(default)]
     http_path: Vec<RawHttpPath>,
+    #[serde(default)]
+    osi_context: Vec<RawOsiContext>,
 }
 
 #[derive(Deserialize)]
@@ -1151,6 +1153,13 @@ struct RawMarker {
     purpose: Option<Spanned<String>>,
     #[serde(default)]
     note: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOsiContext {
+    prefix: Spanned<String>,
+    purpose: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -1242,7 +1251,9 @@ impl Loader {
                 return;
             }
         };
-        if format != FileFormat::Markers && !(raw.marker.is_empty() && raw.http_path.is_empty()) {
+        if format != FileFormat::Markers
+            && !(raw.marker.is_empty() && raw.http_path.is_empty() && raw.osi_context.is_empty())
+        {
             self.errors.push(src.diag(
                 raw.meta.format.span().start,
                 "marker",
@@ -1299,12 +1310,15 @@ impl Loader {
                         "move rules and interfaces to their own files".to_string(),
                     ));
                 }
-                let n = raw.marker.len() + raw.http_path.len();
+                let n = raw.marker.len() + raw.http_path.len() + raw.osi_context.len();
                 for m in raw.marker {
                     self.add_marker(&src, m);
                 }
                 for h in raw.http_path {
                     self.add_http_path(&src, h);
+                }
+                for o in raw.osi_context {
+                    self.add_osi_context(&src, o);
                 }
                 n
             }
@@ -1513,6 +1527,36 @@ impl Loader {
             note: rm.note,
             file: src.file.to_string(),
             line,
+        });
+    }
+
+    fn add_osi_context(&mut self, src: &Src<'_>, ro: RawOsiContext) {
+        let prefix = ro.prefix.get_ref();
+        let arcs_ok = !prefix.is_empty()
+            && prefix
+                .split('.')
+                .all(|a| !a.is_empty() && a.bytes().all(|c| c.is_ascii_digit()));
+        if !arcs_ok {
+            self.errors.push(src.diag(
+                ro.prefix.span().start,
+                "prefix",
+                format!("`{prefix}` is not an object identifier prefix"),
+                "write dotted decimal arcs, e.g. \"2.6\"".to_string(),
+            ));
+            return;
+        }
+        let Some(purpose) = Purpose::parse(ro.purpose.get_ref()) else {
+            self.errors.push(src.diag(
+                ro.purpose.span().start,
+                "purpose",
+                format!("unknown purpose `{}`", ro.purpose.get_ref()),
+                format!("use one of {}", Purpose::names()),
+            ));
+            return;
+        };
+        self.markers.osi_contexts.push(OsiContext {
+            prefix: prefix.clone(),
+            purpose,
         });
     }
 

@@ -408,3 +408,37 @@ fn the_audit_tables_show_purpose_source_and_verdict() {
     );
     assert!(text.contains("| smtp-inbound | content | documented |"), "{text}");
 }
+
+#[test]
+fn x400_over_rfc1006_is_known_by_its_object_identifiers_not_mms_or_s7() {
+    let Some(x400) = shared(
+        "corpus/captures",
+        "wswiki__SampleCaptures__p772-transfer-success.pcap",
+    ) else {
+        return;
+    };
+    let (objs, _, _) = common::read_ndjson(&[&x400], &[]);
+    let osi: Vec<&Value> = flows(&objs)
+        .into_iter()
+        .filter(|f| f["app"]["osi"].is_object())
+        .collect();
+    assert!(!osi.is_empty());
+    for f in osi {
+        assert_eq!(f["purpose"], "x400-mta", "{f}");
+        assert_eq!(f["purpose_source"], "content", "{f}");
+        assert!(f["purpose_detail"].as_str().unwrap().contains("2.6."), "{f}");
+    }
+    // MMS (ISO 9506) and Siemens S7 also run RFC 1006 on port 102.
+    for name in ["ndpi__iso9506-1-mms.pcap", "ndpi__s7comm.pcap"] {
+        let Some(cap) = shared("public", name) else { return };
+        let (objs, _, _) = common::read_ndjson(&[&cap], &[]);
+        let osi: Vec<&Value> = flows(&objs)
+            .into_iter()
+            .filter(|f| f["app"]["osi"].is_object())
+            .collect();
+        assert!(!osi.is_empty(), "{name}");
+        for f in osi {
+            assert_ne!(f["purpose"], "x400-mta", "{name}: {f}");
+        }
+    }
+}

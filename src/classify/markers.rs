@@ -172,11 +172,22 @@ pub struct HttpPath {
     pub purpose: Purpose,
 }
 
-/// Every marker and HTTP path, in file order.
+/// An OSI object identifier prefix (dotted) naming an application carried
+/// over RFC 1006 (`2.6.` X.400 message handling).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OsiContext {
+    /// The OID starts with these arcs (`2.6` matches 2.6 and 2.6.x, not 2.60).
+    pub prefix: String,
+    /// The purpose it names.
+    pub purpose: Purpose,
+}
+
+/// Every marker, HTTP path and OSI context, in file order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Markers {
     pub markers: Vec<Marker>,
     pub http_paths: Vec<HttpPath>,
+    pub osi_contexts: Vec<OsiContext>,
 }
 
 impl Markers {
@@ -213,6 +224,21 @@ impl Markers {
     pub fn http_purpose_of_name(&self, name: &str) -> Option<Purpose> {
         self.matching(MarkerField::TlsServerName, None, name)
             .find_map(|m| m.purpose)
+    }
+
+    /// The purpose and OID of the first OID that an OSI context names.
+    pub fn osi_purpose<'o>(&self, oids: &'o [String]) -> Option<(Purpose, &'o str)> {
+        oids.iter().find_map(|oid| {
+            self.osi_contexts
+                .iter()
+                .find(|c| {
+                    oid == &c.prefix
+                        || oid
+                            .strip_prefix(c.prefix.as_str())
+                            .is_some_and(|rest| rest.starts_with('.'))
+                })
+                .map(|c| (c.purpose, oid.as_str()))
+        })
     }
 
     /// The header names any marker looks at (lowercase).
@@ -266,6 +292,9 @@ mod tests {
             Some(Purpose::Autodiscover)
         );
         assert_eq!(m.http_purpose_of_name("www.contoso.com"), None);
+        let oids = ["1.0.9506.2.1".to_string(), "2.6.0.1.6".to_string()];
+        assert_eq!(m.osi_purpose(&oids), Some((Purpose::X400Mta, "2.6.0.1.6")));
+        assert_eq!(m.osi_purpose(&["2.60.1".to_string()]), None);
     }
 
     #[test]

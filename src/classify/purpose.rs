@@ -71,6 +71,8 @@ pub struct Seen<'f, 'r> {
 
 /// The port of the RPC endpoint mapper (RPCSS also serves DCOM activation there).
 const EPM_PORT: u16 = 135;
+/// RFC 1006's port, X.400's default (KB 176466).
+const X400_PORT: u16 = 102;
 
 fn describe(i: &Interface) -> String {
     if i.service.is_empty() {
@@ -161,6 +163,19 @@ impl<'f, 'r> Seen<'f, 'r> {
                 Purpose::RpcDynamic,
                 Some(format!("{named}, announced by flow {}", l.epm_flow)),
             ));
+        }
+        if let Some(o) = &app.osi {
+            if let Some((p, oid)) = markers.osi_purpose(&o.oids) {
+                return Some((p, Some(format!("RFC 1006, OSI object identifier {oid}"))));
+            }
+            // ISO transport on the X.400 port with no context seen (yet): X.400,
+            // unless the upper layer says otherwise (S7, another OSI application).
+            if server_port == X400_PORT && o.oids.is_empty() && !o.s7comm {
+                return Some((
+                    Purpose::X400Mta,
+                    Some("RFC 1006 on 102, application context not seen".to_string()),
+                ));
+            }
         }
         if let Some(s) = &app.smtp {
             let p = smtp_purpose(client, server, server_port, s.auth_mechanism_used.is_some());

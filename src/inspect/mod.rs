@@ -27,6 +27,7 @@ pub mod auth;
 pub mod dcerpc;
 pub mod http;
 pub mod ldap;
+pub mod osi;
 pub mod pop3_imap;
 pub mod smtp;
 pub mod tls;
@@ -60,6 +61,8 @@ pub struct AppFacts {
     pub ldap: Option<Box<ldap::LdapFacts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dcerpc: Option<Box<dcerpc::DcerpcFacts>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub osi: Option<Box<osi::OsiFacts>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<Box<auth::AuthFacts>>,
     /// Bytes seen per direction were cut at the inspection cap or by a gap.
@@ -123,6 +126,8 @@ pub fn inspect_flow(s: &Streams<'_>, epm: &dcerpc::Uuid) -> AppFacts {
         }
     } else if dcerpc::looks_like_dcerpc(s.c2s) || dcerpc::is_ncacn_http_greeting(s.s2c) {
         f.dcerpc = dcerpc::inspect_dcerpc(s, epm).map(Box::new);
+    } else if osi::looks_like_tpkt(s.c2s) {
+        f.osi = osi::inspect_osi(s).map(Box::new);
     } else if let Some(smtp) = smtp::inspect_smtp(s) {
         f.smtp = Some(Box::new(smtp));
     } else if let Some(p) = pop3_imap::inspect_pop3(s) {

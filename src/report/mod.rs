@@ -128,6 +128,7 @@ impl AppRecord {
             && f.http.is_none()
             && f.ldap.is_none()
             && f.dcerpc.is_none()
+            && f.osi.is_none()
             && f.auth.is_none()
     }
 
@@ -227,6 +228,9 @@ impl Serialize for AppRecord {
         }
         if let Some(v) = &f.ldap {
             m.serialize_entry("ldap", v)?;
+        }
+        if let Some(v) = &f.osi {
+            m.serialize_entry("osi", v)?;
         }
         if let Some(v) = &f.pop3 {
             m.serialize_entry("pop3", v)?;
