@@ -404,6 +404,17 @@ impl<'r> Observer<'r> {
                     &mut clues,
                 );
             }
+            for name in &t.cert_names {
+                marker_clues(
+                    markers,
+                    MarkerField::TlsCertificateName,
+                    None,
+                    name,
+                    Service::Client,
+                    id,
+                    &mut clues,
+                );
+            }
         }
         // Directory services by content, when the ports do not show them
         // answered (a one-sided capture, a non-standard port).

@@ -24,17 +24,20 @@ pub enum MarkerField {
     HttpHeader,
     /// The TLS server name the client asked for (SNI).
     TlsServerName,
+    /// A DNS name of the server's TLS certificate (subject CN or subjectAltName).
+    TlsCertificateName,
 }
 
 impl MarkerField {
     /// Every field.
-    pub const ALL: [MarkerField; 6] = [
+    pub const ALL: [MarkerField; 7] = [
         MarkerField::SmtpBanner,
         MarkerField::SmtpEhlo,
         MarkerField::Pop3Greeting,
         MarkerField::ImapGreeting,
         MarkerField::HttpHeader,
         MarkerField::TlsServerName,
+        MarkerField::TlsCertificateName,
     ];
 
     /// The spelling in `markers.toml`.
@@ -46,6 +49,7 @@ impl MarkerField {
             MarkerField::ImapGreeting => "imap_greeting",
             MarkerField::HttpHeader => "http_header",
             MarkerField::TlsServerName => "tls_server_name",
+            MarkerField::TlsCertificateName => "tls_certificate_name",
         }
     }
 
@@ -68,6 +72,7 @@ impl MarkerField {
             MarkerField::ImapGreeting => "IMAP4 greeting",
             MarkerField::HttpHeader => "HTTP header",
             MarkerField::TlsServerName => "TLS server name",
+            MarkerField::TlsCertificateName => "TLS certificate name",
         }
     }
 }
@@ -292,6 +297,13 @@ mod tests {
             Some(Purpose::Autodiscover)
         );
         assert_eq!(m.http_purpose_of_name("www.contoso.com"), None);
+        assert!(m
+            .matching(MarkerField::TlsCertificateName, None, "autodiscover.contoso.com")
+            .any(|x| x.marks == Some(Mark::Exchange)));
+        assert!(m
+            .matching(MarkerField::TlsCertificateName, None, "*.contoso.com")
+            .next()
+            .is_none());
         let oids = ["1.0.9506.2.1".to_string(), "2.6.0.1.6".to_string()];
         assert_eq!(m.osi_purpose(&oids), Some((Purpose::X400Mta, "2.6.0.1.6")));
         assert_eq!(m.osi_purpose(&["2.60.1".to_string()]), None);

@@ -41,6 +41,9 @@ const CONTENT_APPLICATION_DATA: u8 = 23;
 
 const HANDSHAKE_CLIENT_HELLO: u8 = 1;
 const HANDSHAKE_SERVER_HELLO: u8 = 2;
+const HANDSHAKE_CERTIFICATE: u8 = 11;
+/// Certificate names kept per flow.
+pub const MAX_CERT_NAMES: usize = 8;
 
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
 
@@ -94,6 +97,11 @@ pub struct TlsFacts {
     /// protocol_version, 40 handshake_failure).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_alert: Option<u8>,
+    /// DNS names of the server's certificate (subject CN and subjectAltName
+    /// dNSName of the first certificate; visible up to TLS 1.2), sanitised, at
+    /// most [`MAX_CERT_NAMES`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cert_names: Vec<String>,
     /// Negotiated version below TLS 1.2, or, without a ServerHello, the
     /// highest version offered below TLS 1.2.
     #[serde(skip_serializing_if = "is_false")]
@@ -496,6 +504,69 @@ fn server_hello_body(body: &[u8]) -> Option<ServerHello> {
     Some(sh)
 }
 
+// ---------------------------------------------------------------- certificate
+
+/// The DNS names of the first certificate of a TLS 1.0-1.2 Certificate
+/// message in the server's handshake bytes `hs` (empty when there is none,
+/// it is cut short, or the DER does not parse). The DER is parsed by
+/// `x509-parser`.
+fn certificate_names(hs: &[u8]) -> Vec<String> {
+    let mut rest = hs;
+    for _ in 0..8 {
+        let Some((ty, body, complete, len)) = first_handshake_message(rest) else {
+            return Vec::new();
+        };
+        if ty == HANDSHAKE_CERTIFICATE {
+            if !complete {
+                return Vec::new();
+            }
+            return leaf_names(body);
+        }
+        if !complete {
+            return Vec::new();
+        }
+        rest = rest.get(len.saturating_add(4)..).unwrap_or_default();
+    }
+    Vec::new()
+}
+
+fn u24(b: &[u8]) -> Option<usize> {
+    let (&[a, b1, c], _) = b.split_first_chunk::<3>()?;
+    usize::try_from(u32::from_be_bytes([0, a, b1, c])).ok()
+}
+
+fn leaf_names(body: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let Some(first_len) = body.get(3..).and_then(u24) else {
+        return out;
+    };
+    let Some(der) = body.get(6..6usize.saturating_add(first_len)) else {
+        return out;
+    };
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return out;
+    };
+    let mut push = |name: &str| {
+        let n = sanitize(name.as_bytes(), 253).to_ascii_lowercase();
+        if !n.is_empty() && out.len() < MAX_CERT_NAMES && !out.contains(&n) {
+            out.push(n);
+        }
+    };
+    for cn in cert.subject().iter_common_name() {
+        if let Ok(t) = cn.as_str() {
+            push(t);
+        }
+    }
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for g in &san.value.general_names {
+            if let x509_parser::extensions::GeneralName::DNSName(d) = g {
+                push(d);
+            }
+        }
+    }
+    out
+}
+
 // ---------------------------------------------------------------- inspector
 
 /// Whether the client's first bytes look like the start of a TLS handshake
@@ -557,6 +628,7 @@ pub fn inspect_tls(s: &Streams) -> Option<TlsFacts> {
     let mut hs = Vec::new();
     if let Parsed::Done(end, _) = collect_handshake(s.s2c, &mut hs) {
         f.server_alert = end.alert;
+        f.cert_names = certificate_names(&hs);
     }
 
     (f.client_hello || f.server_hello || f.server_alert.is_some()).then_some(f)
@@ -901,5 +973,44 @@ mod tests {
                 s2c: &junk[..n],
             });
         }
+    }
+
+    /// A self-signed certificate for mail.contoso.com with the SAN
+    /// autodiscover.contoso.com, made by `openssl req -x509 -newkey ec -pkeyopt
+    /// ec_paramgen_curve:prime256v1 -nodes -subj /CN=mail.contoso.com -addext
+    /// subjectAltName=DNS:mail.contoso.com,DNS:autodiscover.contoso.com`.
+    const CERT_DER: &[u8] = include_bytes!("testdata/autodiscover-cert.der");
+
+    fn certificate_message(der: &[u8]) -> Vec<u8> {
+        let u24 = |n: usize| [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        let mut body = Vec::new();
+        body.extend(u24(der.len() + 3));
+        body.extend(u24(der.len()));
+        body.extend_from_slice(der);
+        let mut m = vec![HANDSHAKE_CERTIFICATE];
+        m.extend(u24(body.len()));
+        m.extend(body);
+        m
+    }
+
+    #[test]
+    fn certificate_names_from_subject_and_san() {
+        // A ServerHello-like message first, then the Certificate.
+        let mut hs = vec![HANDSHAKE_SERVER_HELLO, 0, 0, 2, 3, 3];
+        hs.extend(certificate_message(CERT_DER));
+        assert_eq!(
+            certificate_names(&hs),
+            ["mail.contoso.com", "autodiscover.contoso.com"]
+        );
+        // Every cut of the message gives no names or the names, never a panic.
+        for n in 0..hs.len() {
+            let names = certificate_names(&hs[..n]);
+            assert!(names.is_empty(), "cut at {n}: {names:?}");
+        }
+        // A corrupt DER is no names.
+        let mut bad = CERT_DER.to_vec();
+        bad[20] ^= 0xff;
+        let _ = certificate_names(&certificate_message(&bad));
+        assert!(certificate_names(&certificate_message(&[0x30, 0x03, 1, 2, 3])).is_empty());
     }
 }
