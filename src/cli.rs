@@ -76,6 +76,17 @@ pub struct ExplainArgs {
     /// The first HTTP request path, for rules that look at it (e.g. /mapi/).
     #[arg(long)]
     pub http_path: Option<String>,
+    /// Whether TLS was negotiated (implicit or STARTTLS), for rules that look at it
+    /// (e.g. cleartext SMTP between Hub Transport servers): true or false.
+    #[arg(long)]
+    pub tls: Option<bool>,
+    /// The site's sender-reputation proxy server port (topology
+    /// `sender_reputation_proxy_port`), for rules naming "site:sender_reputation_proxy".
+    #[arg(long)]
+    pub sender_reputation_proxy_port: Option<u16>,
+    /// The site's X.400 RFC 1006 port when not 102 (topology `rfc1006_port`).
+    #[arg(long)]
+    pub rfc1006_port: Option<u16>,
     /// A CSV file of paths to answer at once, one `from,to,proto/port` per line (a
     /// header line and `#` comments are skipped), e.g. from a firewall rule export.
     #[arg(long, conflicts_with_all = ["service", "from", "to"])]

@@ -12,6 +12,8 @@
 //!
 //! 0. when the server port was announced by the endpoint mapper
 //!    ([`FlowFacts::epm_announced`]), the `ports = ["dynamic"]` rules are tried first;
+//!    then, when it is a port the site declares ([`SitePorts`]), the rules naming that
+//!    `"site:NAME"` port;
 //! 1. rules with `app` conditions before rules without (they only match when an
 //!    inspector established the fact);
 //! 2. fewer ports before more ports (25 before 0-65535);
@@ -455,6 +457,64 @@ pub enum PortSpec {
     },
     /// `"dynamic"`: any port the endpoint mapper announced for the server.
     Dynamic,
+    /// `"site:NAME"`: the port the site's topology declares for NAME (site data, such
+    /// as the sender-reputation proxy server's port); matches nothing when not declared.
+    Site(SitePort),
+}
+
+/// A port that is site data: the administrator chooses it, the topology's `[site]`
+/// table declares it, and rules name it as `"site:NAME"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SitePort {
+    /// `site:sender_reputation_proxy`: the TCP port of the proxy server sender
+    /// reputation uses to reach the internet (`Set-SenderReputationConfig
+    /// -ProxyServerPort`; topology key `sender_reputation_proxy_port`).
+    SenderReputationProxy,
+    /// `site:rfc1006`: an X.400 MTA port other than 102 (the "RFC1006 Port Number"
+    /// registry value; topology key `rfc1006_port`).
+    Rfc1006,
+}
+
+impl SitePort {
+    /// Every site port.
+    pub const ALL: [SitePort; 2] = [SitePort::SenderReputationProxy, SitePort::Rfc1006];
+
+    /// The NAME of `"site:NAME"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SitePort::SenderReputationProxy => "sender_reputation_proxy",
+            SitePort::Rfc1006 => "rfc1006",
+        }
+    }
+
+    /// Parses the NAME of `"site:NAME"`.
+    pub fn parse(name: &str) -> Option<SitePort> {
+        SitePort::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+/// The site ports a topology declares ([`SitePort`]); `None` when not declared.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SitePorts {
+    /// `sender_reputation_proxy_port`.
+    pub sender_reputation_proxy: Option<u16>,
+    /// `rfc1006_port`.
+    pub rfc1006: Option<u16>,
+}
+
+impl SitePorts {
+    /// The declared port of `p`.
+    pub fn get(&self, p: SitePort) -> Option<u16> {
+        match p {
+            SitePort::SenderReputationProxy => self.sender_reputation_proxy,
+            SitePort::Rfc1006 => self.rfc1006,
+        }
+    }
+
+    /// Whether some site port is `port`.
+    fn any_is(&self, port: u16) -> bool {
+        SitePort::ALL.into_iter().any(|p| self.get(p) == Some(port))
+    }
 }
 
 impl fmt::Display for PortSpec {
@@ -463,6 +523,7 @@ impl fmt::Display for PortSpec {
             PortSpec::Range { lo, hi } if lo == hi => write!(f, "{lo}"),
             PortSpec::Range { lo, hi } => write!(f, "{lo}-{hi}"),
             PortSpec::Dynamic => f.write_str("dynamic"),
+            PortSpec::Site(p) => write!(f, "site:{}", p.as_str()),
         }
     }
 }
@@ -617,7 +678,7 @@ impl Rule {
             .iter()
             .map(|p| match p {
                 PortSpec::Range { lo, hi } => u32::from(*hi) - u32::from(*lo) + 1,
-                PortSpec::Dynamic => 0,
+                PortSpec::Dynamic | PortSpec::Site(_) => 0,
             })
             .sum()
     }
@@ -625,8 +686,21 @@ impl Rule {
     fn covers_port(&self, port: u32) -> bool {
         self.ports.iter().any(|p| match p {
             PortSpec::Range { lo, hi } => u32::from(*lo) <= port && port <= u32::from(*hi),
-            PortSpec::Dynamic => false,
+            PortSpec::Dynamic | PortSpec::Site(_) => false,
         })
+    }
+
+    /// Whether one of the rule's `site:` ports is declared as `port` by the site.
+    fn covers_site_port(&self, port: u16, site: &SiteFacts) -> bool {
+        self.ports.iter().any(|p| match p {
+            PortSpec::Site(sp) => site.ports.get(*sp) == Some(port),
+            _ => false,
+        })
+    }
+
+    /// Whether the rule names a `site:` port.
+    pub fn has_site_port(&self) -> bool {
+        self.ports.iter().any(|p| matches!(p, PortSpec::Site(_)))
     }
 
     fn matches_context(
@@ -650,6 +724,8 @@ pub struct SiteFacts {
     pub generation: Generation,
     /// Whether an Edge is subscribed.
     pub edge_subscribed: bool,
+    /// Ports the site declares (`"site:NAME"` in rules).
+    pub ports: SitePorts,
 }
 
 /// Inspector facts about one flow used by `app` conditions and the dynamic marker.
@@ -1684,6 +1760,14 @@ impl Loader {
         }
 
         let ports = self.parse_ports(src, &rr.ports);
+        if proto == Some(Proto::Udp) && ports.iter().any(|p| matches!(p, PortSpec::Site(_))) {
+            self.errors.push(src.diag(
+                rr.ports.span().start,
+                "ports",
+                "site ports are TCP ports".to_string(),
+                "use proto = \"tcp\" (or \"any\") for a rule with a \"site:NAME\" port".to_string(),
+            ));
+        }
         let from = self.parse_roles(src, &rr.from, "from");
         let to = self.parse_roles(src, &rr.to, "to");
 
@@ -1769,7 +1853,7 @@ impl Loader {
     }
 
     fn parse_ports(&mut self, src: &Src<'_>, ports: &Spanned<Vec<Spanned<toml::Value>>>) -> Vec<PortSpec> {
-        const HELP: &str = "write ports as integers (25), \"lo-hi\" ranges (\"6001-6004\") or \"dynamic\"";
+        const HELP: &str = "write ports as integers (25), \"lo-hi\" ranges (\"6001-6004\"), \"dynamic\" or \"site:NAME\" (sender_reputation_proxy, rfc1006)";
         if ports.get_ref().is_empty() {
             self.errors.push(src.diag(
                 ports.span().start,
@@ -1790,6 +1874,12 @@ impl Loader {
                     Err(_) => bad(format!("port {n} is outside 0-65535")),
                 },
                 toml::Value::String(s) if s == "dynamic" => out.push(PortSpec::Dynamic),
+                toml::Value::String(s) if s.starts_with("site:") => {
+                    match s.strip_prefix("site:").and_then(SitePort::parse) {
+                        Some(p) => out.push(PortSpec::Site(p)),
+                        None => bad(format!("`{s}` is not a site port")),
+                    }
+                }
                 toml::Value::String(s) => {
                     let (lo_t, hi_t) = s.split_once('-').unwrap_or((s.as_str(), s.as_str()));
                     match (lo_t.trim().parse::<u16>(), hi_t.trim().parse::<u16>()) {
@@ -1926,6 +2016,9 @@ pub struct Matcher {
     udp: PortIndex,
     dynamic_tcp: Vec<u32>,
     dynamic_udp: Vec<u32>,
+    /// Rules with a `site:` port, in precedence order (tried first when the server
+    /// port is one the site declares; site ports are TCP).
+    site_tcp: Vec<u32>,
     unrestricted: Vec<(RoleSet, RoleSet)>,
 }
 
@@ -1957,6 +2050,15 @@ impl Matcher {
         };
         let dynamic_tcp = dynamic(Proto::Tcp);
         let dynamic_udp = dynamic(Proto::Udp);
+        let site_tcp = order
+            .iter()
+            .copied()
+            .filter(|&i| {
+                rules
+                    .get(i as usize)
+                    .is_some_and(|r| r.has_site_port() && r.proto != Proto::Udp)
+            })
+            .collect();
         let tcp = PortIndex::build(&rules, &order, Proto::Tcp);
         let udp = PortIndex::build(&rules, &order, Proto::Udp);
         let unrestricted = rules
@@ -1971,6 +2073,7 @@ impl Matcher {
             udp,
             dynamic_tcp,
             dynamic_udp,
+            site_tcp,
             unrestricted,
         }
     }
@@ -2009,6 +2112,17 @@ impl Matcher {
         };
         if facts.epm_announced {
             if let Some(r) = dynamic.iter().find_map(hit) {
+                return Some(r);
+            }
+        }
+        if proto == Proto::Tcp && site.ports.any_is(server_port) {
+            let site_hit = |i: &u32| {
+                self.rules
+                    .get(*i as usize)
+                    .filter(|r| r.covers_site_port(server_port, site))
+                    .and_then(|_| hit(i))
+            };
+            if let Some(r) = self.site_tcp.iter().find_map(site_hit) {
                 return Some(r);
             }
         }
@@ -2053,6 +2167,7 @@ mod tests {
         SiteFacts {
             generation: Generation::V2019,
             edge_subscribed: edge,
+            ports: SitePorts::default(),
         }
     }
 
@@ -2223,6 +2338,20 @@ mod tests {
         let text = minimal(&GOOD.replace("ports = [53]", "ports = [\"5x-9\"]"));
         let e = load_err(&text);
         assert!(e.contains("bad.toml:9:") && e.contains("not a port"), "{e}");
+
+        let text = minimal(&GOOD.replace("ports = [53]", "ports = [\"site:proxy\"]"));
+        let e = load_err(&text);
+        assert!(e.contains("bad.toml:9:") && e.contains("not a site port"), "{e}");
+
+        // site ports are TCP; this rule is udp
+        let text = minimal(&GOOD.replace("ports = [53]", "ports = [\"site:rfc1006\"]"));
+        let e = load_err(&text);
+        assert!(e.contains("bad.toml:9:") && e.contains("TCP"), "{e}");
+        let tcp = GOOD
+            .replace("ports = [53]", "ports = [\"site:rfc1006\"]")
+            .replace("\"udp\"", "\"tcp\"");
+        let set = RuleSet::from_sources([("ok.toml", minimal(&tcp).as_str())]).unwrap();
+        assert_eq!(set.rules()[0].ports_text(), "site:rfc1006");
     }
 
     #[test]
@@ -2339,9 +2468,14 @@ mod tests {
         for g in Generation::ALL {
             let m = set.matcher(g);
             for r in m.rules() {
+                // Site ports declared as 8080 (proxy) and 1102 (RFC 1006).
                 let s = SiteFacts {
                     generation: g,
                     edge_subscribed: r.when.edge_subscribed.unwrap_or(false),
+                    ports: SitePorts {
+                        sender_reputation_proxy: Some(8080),
+                        rfc1006: Some(1102),
+                    },
                 };
                 let path = r.app.http_path_prefix.as_deref();
                 let facts = FlowFacts {
@@ -2360,6 +2494,7 @@ mod tests {
                     .flat_map(|p| match p {
                         PortSpec::Range { lo, hi } => vec![*lo, *hi, lo.saturating_add(1).min(*hi)],
                         PortSpec::Dynamic => vec![49667],
+                        PortSpec::Site(p) => s.ports.get(*p).into_iter().collect(),
                     })
                     .collect();
                 let found = protos.iter().any(|&proto| {
@@ -2553,10 +2688,22 @@ mod tests {
         assert_eq!(r.purpose, Purpose::Cluster);
         let m07 = set.matcher(Generation::V2007);
         assert!(m07.rules().iter().all(|r| r.id.starts_with("e10-")));
-        assert!(m07
-            .rules()
-            .iter()
-            .all(|r| r.reference.section.contains("§6") || r.reference.section.contains("§1")));
+        // 2007/2003 load the coexistence matrix (§6), the perimeter check (§1) and the
+        // 2010 rows naming roles those versions have (§3-5): their documented baseline.
+        assert!(m07.rules().iter().any(|r| r.reference.section.contains("§6")));
+        assert!(m07.rules().iter().any(|r| r.id == "e10-https-client-access"));
+        assert!(m07.rules().iter().all(|r| r.id != "e10-mapi-rpc-client-cas-epm"));
+        let r = m07
+            .match_flow(
+                Proto::Tcp,
+                443,
+                rs(Role::Internet),
+                rs(Role::ClientAccess),
+                &s,
+                &NONE,
+            )
+            .unwrap();
+        assert_eq!(r.id, "e10-https-client-access");
         let r = m07
             .match_flow(
                 Proto::Tcp,
@@ -2572,7 +2719,36 @@ mod tests {
         let m55 = set.matcher(Generation::V55);
         let r = m55.match_flow(Proto::Tcp, 102, mbx, mbx, &s, &NONE).unwrap();
         assert_eq!(r.purpose, Purpose::X400Mta);
-        let m40 = set.matcher(Generation::V40);
-        assert_eq!(m40.rules().len(), m55.rules().len());
+        // IMAP4 is 5.5 only; POP3 and LDAP are 5.0 and later (KB 176466).
+        let has = |g: Generation, p: Purpose| set.matcher(g).rules().iter().any(|r| r.purpose == p);
+        assert!(has(Generation::V55, Purpose::Imap4) && !has(Generation::V50, Purpose::Imap4));
+        assert!(has(Generation::V50, Purpose::Pop3) && !has(Generation::V40, Purpose::Pop3));
+        assert!(has(Generation::V50, Purpose::Ldap) && !has(Generation::V40, Purpose::Ldap));
+        // a site port matches only when the site declares it
+        let edge = rs(Role::Edge);
+        let perim = rs(Role::Perimeter);
+        let m19 = set.matcher(Generation::V2019);
+        assert_eq!(
+            m19.match_flow(Proto::Tcp, 8080, edge, perim, &s, &NONE)
+                .map(|r| r.id.as_str()),
+            None
+        );
+        let proxied = SiteFacts {
+            ports: SitePorts {
+                sender_reputation_proxy: Some(8080),
+                rfc1006: None,
+            },
+            ..s
+        };
+        assert_eq!(
+            m19.match_flow(Proto::Tcp, 8080, edge, perim, &proxied, &NONE)
+                .map(|r| r.id.as_str()),
+            Some("e19-sender-reputation-proxy")
+        );
+        assert_eq!(
+            m19.match_flow(Proto::Tcp, 8081, edge, rs(Role::Mailbox), &proxied, &NONE)
+                .map(|r| r.id.as_str()),
+            Some("e19-g2-edge-to-internal-undocumented")
+        );
     }
 }

@@ -558,13 +558,22 @@ fn explain(args: &crate::cli::ExplainArgs) -> Result<(), String> {
     let site = SiteFacts {
         generation: g,
         edge_subscribed: args.edge_subscribed,
+        ports: crate::rules::SitePorts {
+            sender_reputation_proxy: args.sender_reputation_proxy_port,
+            rfc1006: args.rfc1006_port,
+        },
     };
     let mut answers: Vec<(String, String, String, Explanation)> = Vec::new();
     let mut one = |from: &str, to: &str, service: &str| -> Result<(), String> {
         let c = explain_roles(from, "--from")?;
         let s = explain_roles(to, "--to")?;
         let (proto, port) = explain_service(service)?;
-        let e = explain_path(&matcher, &site, c, s, proto, port, args.http_path.as_deref());
+        let app = crate::rules::FlowFacts {
+            http_path: args.http_path.as_deref(),
+            tls: args.tls,
+            epm_announced: false,
+        };
+        let e = explain_path(&matcher, &site, c, s, proto, port, &app);
         answers.push((from.trim().into(), to.trim().into(), service.trim().into(), e));
         Ok(())
     };

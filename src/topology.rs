@@ -21,7 +21,7 @@ use ip_network_table::IpNetworkTable;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::rules::{Diagnostic, LoadError, SiteFacts};
+use crate::rules::{Diagnostic, LoadError, SiteFacts, SitePorts};
 
 /// A role an address can hold. `as_str` gives the name used in topology files, rule
 /// files and output (snake_case, as the `[roles]` keys).
@@ -303,14 +303,18 @@ pub struct RoleLookup {
 /// A parsed site topology with a longest-prefix-match table.
 pub struct Topology {
     site: Site,
+    /// `[site]` ports the administrator chose (`sender_reputation_proxy_port`,
+    /// `rfc1006_port`); rules name them as `"site:NAME"`.
+    site_ports: SitePorts,
     /// Declared prefixes per role, in file order, indexed by `Role as usize`.
-    declared: [Vec<IpNetwork>; 10],
+    declared: [Vec<IpNetwork>; Role::ALL.len()],
     table: IpNetworkTable<RoleSet>,
 }
 
 impl Clone for Topology {
     fn clone(&self) -> Topology {
         let mut copy = Topology::new(self.site.clone());
+        copy.site_ports = self.site_ports;
         for role in Role::ALL {
             for net in self.declared(role) {
                 copy.add(role, *net);
@@ -334,6 +338,7 @@ impl Topology {
     pub fn new(site: Site) -> Topology {
         Topology {
             site,
+            site_ports: SitePorts::default(),
             declared: Default::default(),
             table: IpNetworkTable::new(),
         }
@@ -397,6 +402,10 @@ impl Topology {
             exchange,
             edge_subscribed: raw.site.edge_subscribed,
         });
+        topo.site_ports = SitePorts {
+            sender_reputation_proxy: raw.site.sender_reputation_proxy_port,
+            rfc1006: raw.site.rfc1006_port,
+        };
         let lists: [(Role, &Option<Vec<Spanned<String>>>); 10] = [
             (Role::Edge, &raw.roles.edge),
             (Role::Mailbox, &raw.roles.mailbox),
@@ -436,6 +445,11 @@ impl Topology {
         &self.site
     }
 
+    /// The `[site]` ports (`"site:NAME"` in rules).
+    pub fn site_ports(&self) -> SitePorts {
+        self.site_ports
+    }
+
     /// Sets whether an Edge is subscribed (inference decides it from what it saw).
     pub fn set_edge_subscribed(&mut self, subscribed: bool) {
         self.site.edge_subscribed = subscribed;
@@ -446,6 +460,7 @@ impl Topology {
         SiteFacts {
             generation: self.site.exchange,
             edge_subscribed: self.site.edge_subscribed,
+            ports: self.site_ports,
         }
     }
 
@@ -490,6 +505,12 @@ impl Topology {
         ));
         out.push_str(&format!("exchange = \"{}\"\n", self.site.exchange));
         out.push_str(&format!("edge_subscribed = {}\n", self.site.edge_subscribed));
+        if let Some(p) = self.site_ports.sender_reputation_proxy {
+            out.push_str(&format!("sender_reputation_proxy_port = {p}\n"));
+        }
+        if let Some(p) = self.site_ports.rfc1006 {
+            out.push_str(&format!("rfc1006_port = {p}\n"));
+        }
         out.push_str("\n[roles]\n");
         for role in Role::ALL {
             let optional = matches!(role, Role::Hub | Role::UnifiedMessaging);
@@ -568,6 +589,11 @@ struct RawSite {
     exchange: Spanned<String>,
     #[serde(default)]
     edge_subscribed: bool,
+    /// The sender-reputation proxy server's TCP port (Set-SenderReputationConfig
+    /// -ProxyServerPort); the proxy host is listed under a role (perimeter or internal).
+    sender_reputation_proxy_port: Option<u16>,
+    /// The X.400 MTAs' RFC 1006 port when changed from 102 (every MTA uses the same).
+    rfc1006_port: Option<u16>,
 }
 
 #[derive(Deserialize, Default)]
@@ -746,8 +772,26 @@ domain_controller = ["10.9.0.0/16"]
         assert!(out.contains("edge = [\"203.0.113.10\"]"), "{out}");
         assert!(out.contains("internal_clients = [\"10.2.0.0/16\"]"), "{out}");
         assert!(out.contains("client_access = []"), "{out}");
+        assert!(out.contains("perimeter = [\"203.0.113.0/28\"]"), "{out}");
+        assert_eq!(t.clone().role(ip("203.0.113.11")), Role::Perimeter);
         assert!(!out.contains("hub"), "{out}");
         assert_eq!(back.to_toml(), out);
+    }
+
+    #[test]
+    fn site_ports_parse_and_round_trip() {
+        let text = "[site]\nname = \"x\"\nexchange = \"2013\"\nedge_subscribed = true\nsender_reputation_proxy_port = 8080\nrfc1006_port = 1102\n[roles]\nperimeter = [\"203.0.113.0/28\"]\n";
+        let t = Topology::parse(text, "site.toml").unwrap();
+        assert_eq!(t.site_ports().sender_reputation_proxy, Some(8080));
+        assert_eq!(t.site_facts().ports.rfc1006, Some(1102));
+        let back = Topology::parse(&t.to_toml(), "out.toml").unwrap();
+        assert_eq!(back.site_ports(), t.site_ports());
+        assert_eq!(t.clone().site_ports(), t.site_ports());
+        let plain = Topology::parse(EXAMPLE, "example-site.toml").unwrap();
+        assert_eq!(plain.site_ports(), SitePorts::default());
+        let bad = text.replace("8080", "70000");
+        let e = Topology::parse(&bad, "site.toml").unwrap_err().to_string();
+        assert!(e.contains("site.toml:5:"), "{e}");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use common::pcapgen::{tcp_payloads, Pcap};
-use exaudit::rules::{FlowFacts, PortSpec, Proto, RuleSet, SiteFacts};
+use exaudit::rules::{FlowFacts, PortSpec, Proto, RuleSet, SiteFacts, SitePorts};
 use exaudit::topology::{Generation, Role, RoleSet};
 
 fn addr(role: Role) -> Ipv4Addr {
@@ -34,8 +34,10 @@ fn addr(role: Role) -> Ipv4Addr {
 
 fn topology(g: Generation, edge: bool) -> String {
     let mut t = format!(
-        "[site]\nname = \"coverage\"\nexchange = \"{}\"\nedge_subscribed = {edge}\n[roles]\n",
-        g.as_str()
+        "[site]\nname = \"coverage\"\nexchange = \"{}\"\nedge_subscribed = {edge}\nsender_reputation_proxy_port = {}\nrfc1006_port = {}\n[roles]\n",
+        g.as_str(),
+        SITE_PORTS.sender_reputation_proxy.unwrap_or_default(),
+        SITE_PORTS.rfc1006.unwrap_or_default(),
     );
     for role in Role::ALL {
         if role == Role::Internet {
@@ -50,6 +52,12 @@ fn topology(g: Generation, edge: bool) -> String {
     }
     t
 }
+
+/// The site ports every synthetic site declares, so `"site:NAME"` rules can match.
+const SITE_PORTS: SitePorts = SitePorts {
+    sender_reputation_proxy: Some(8080),
+    rfc1006: Some(1102),
+};
 
 fn rs(r: Role) -> RoleSet {
     RoleSet::from(r)
@@ -72,6 +80,7 @@ fn every_default_rule_is_exercised_by_a_flow() {
             let site = SiteFacts {
                 generation: g,
                 edge_subscribed: edge,
+                ports: SITE_PORTS,
             };
             let mut pcap = Pcap::new();
             let mut any = false;
@@ -95,6 +104,7 @@ fn every_default_rule_is_exercised_by_a_flow() {
                     .flat_map(|p| match p {
                         PortSpec::Range { lo, hi } => vec![*lo, *hi, lo.saturating_add(1).min(*hi)],
                         PortSpec::Dynamic => vec![49152],
+                        PortSpec::Site(p) => site.ports.get(*p).into_iter().collect(),
                     })
                     .collect();
                 let mut pick = None;
@@ -162,6 +172,19 @@ fn every_default_rule_is_exercised_by_a_flow() {
                             (b"", b"+OK POP3 ready\r\n"),
                             (b"STLS\r\n", b"+OK Begin TLS negotiation\r\n"),
                             (b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", b""),
+                        ],
+                    );
+                } else if r.app.tls == Some(false) && port == 25 {
+                    // SMTP without STARTTLS: the inspector establishes tls = false.
+                    pcap.conversation(
+                        ca,
+                        sa,
+                        port,
+                        &[
+                            (b"", b"220 hub.example ESMTP\r\n"),
+                            (b"EHLO a.example\r\n", b"250-hub.example\r\n250 STARTTLS\r\n"),
+                            (b"MAIL FROM:<a@a.example>\r\n", b"250 2.1.0 Sender OK\r\n"),
+                            (b"QUIT\r\n", b"221 2.0.0 Bye\r\n"),
                         ],
                     );
                 } else {

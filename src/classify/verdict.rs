@@ -191,7 +191,8 @@ pub struct Explanation {
 }
 
 /// What the policy says about `client -> server proto/port` (`dynamic`: a port
-/// the endpoint mapper announced, given as `None`).
+/// the endpoint mapper announced, given as `None`), with the inspector facts of
+/// `app` (HTTP path, TLS negotiated).
 pub fn explain(
     matcher: &Matcher,
     site: &SiteFacts,
@@ -199,12 +200,13 @@ pub fn explain(
     server: RoleSet,
     proto: Proto,
     port: Option<u16>,
-    http_path: Option<&str>,
+    app: &FlowFacts<'_>,
 ) -> Explanation {
+    // `app` gives the inspector facts (HTTP path, TLS); the endpoint-mapper marker
+    // follows from the port.
     let facts = FlowFacts {
-        http_path,
-        tls: None,
         epm_announced: port.is_none(),
+        ..*app
     };
     // An announced port is any port; one of the dynamic range stands for it.
     let p = port.unwrap_or(DYNAMIC_PORTS);
