@@ -868,3 +868,31 @@ fn baseline_of_2007_and_2003_sites_is_the_2010_client_and_mail_flow_rows() {
         assert_eq!(a[6].kind(), "edge-bypass");
     }
 }
+
+// §5.6: "EWS, MAPI over HTTP, ActiveSync, OAB and Outlook Anywhere are documented on
+// 443 only, so on 80 they are undocumented" (DOMAIN.md §2 as corrected); the 80/TCP
+// row names only calendar publishing, the OWA redirect and the Autodiscover fallback.
+#[test]
+fn review_5_6_web_services_on_80_are_undocumented_but_owa_and_autodiscover_are() {
+    for (g, cas) in [
+        ("2019", "mailbox"),
+        ("2016", "mailbox"),
+        ("2013", "client_access"),
+    ] {
+        for path in [
+            "/EWS/Exchange.asmx",
+            "/mapi/emsmdb/",
+            "/Microsoft-Server-ActiveSync",
+            "/OAB/x/oab.xml",
+            "/rpc/rpcproxy.dll",
+        ] {
+            let a = ask(g, &["--http-path", path], &[("internet", cas, "tcp/80")]);
+            violation(&a[0]);
+            assert_eq!(a[0].kind(), "cleartext-protocol", "{g} {path}: {}", a[0].what());
+        }
+        for path in ["/owa/", "/autodiscover/autodiscover.xml"] {
+            let a = ask(g, &["--http-path", path], &[("internet", cas, "tcp/80")]);
+            documented(&a[0]);
+        }
+    }
+}
