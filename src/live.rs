@@ -584,6 +584,7 @@ impl<'m> LiveState<'m> {
             first_ts: self.first_ts.map(report::rfc3339),
             last_ts: self.last_ts.map(report::rfc3339),
             timestamps_backwards: 0,
+            clock_jumps: 0,
             unsupported_link_types: BTreeMap::new(),
             error: end.error.clone(),
         }];

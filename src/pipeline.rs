@@ -12,6 +12,7 @@ use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use crate::decode::{self, Addr, DecodeError, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP};
 use crate::flow::{EndReason, Flow, FlowConfig, FlowKey, FlowTable, Inspection, PacketMeta, TableStats};
+use crate::source::clock::{Clock, Outlier};
 use crate::source::offline::{self, FileStats, InputError, RawFrame};
 
 /// Records per batch.
@@ -221,6 +222,13 @@ pub struct CaptureStats {
     pub pipeline_drops: u64,
     pub files: Vec<(PathBuf, FileStats)>,
     pub errors: Vec<InputError>,
+    /// Packets whose timestamp left the running clock and came back
+    /// ([`crate::source::clock`]): given the clock's time instead.
+    pub clock_jumps: u64,
+    /// The first of them, for the warning.
+    pub clock_outliers: Vec<Outlier>,
+    /// Lasting jumps of the clock (real time passing).
+    pub clock_steps: u64,
 }
 
 /// Everything a run produced besides the flows themselves.
@@ -557,13 +565,31 @@ pub fn run_offline(
             .name("exaudit-capture".into())
             .spawn_scoped(s, move || {
                 let mut cap = Capture::new(cap_hasher, tx, rrx, cfg.inspect_bytes);
+                // Flow timeouts run on this clock: a smaller gap never expires a flow.
+                let mut clock =
+                    Clock::new(i64::from(cfg.flow.longest_timeout_s()).saturating_mul(1_000_000_000));
                 for (i, path) in files.iter().enumerate() {
-                    let (fstats, error) = offline::read_file(path, |f| cap.frame(f), |b| progress(i, b));
+                    let (fstats, error) = offline::read_file(
+                        path,
+                        |f| clock.frame(i, f, &mut |f| cap.frame(f)),
+                        |b| progress(i, b),
+                    );
                     cap.stats.files.push((path.clone(), fstats));
                     if let Some(e) = error {
                         cap.stats.errors.push(e);
                     }
                 }
+                clock.finish(&mut |f| cap.frame(f));
+                // Times and order as the flows saw them, glitches left out.
+                for ((_, st), span) in cap.stats.files.iter_mut().zip(&clock.spans) {
+                    st.first_ts = span.first;
+                    st.last_ts = span.last;
+                    st.ts_backwards = span.backwards;
+                    st.clock_jumps = span.jumps;
+                }
+                cap.stats.clock_jumps = clock.jumps;
+                cap.stats.clock_steps = clock.steps;
+                cap.stats.clock_outliers = std::mem::take(&mut clock.listed);
                 cap.ship();
                 cap.stats
             });

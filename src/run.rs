@@ -228,6 +228,30 @@ fn warn_inputs(stats: &RunStats) {
                 f.ts_backwards
             );
         }
+        if f.clock_jumps > 0 {
+            let listed: Vec<String> = stats
+                .capture
+                .clock_outliers
+                .iter()
+                .filter(|o| stats.capture.files.get(o.file).is_some_and(|(p, _)| p == path))
+                .map(|o| {
+                    format!(
+                        "packet {} says {}, the packets around it {}",
+                        o.record,
+                        crate::report::rfc3339(o.ts),
+                        crate::report::rfc3339(o.clock)
+                    )
+                })
+                .collect();
+            let more = f.clock_jumps.saturating_sub(listed.len() as u64);
+            eprintln!(
+                "exaudit: warning: {}: {} packets have a timestamp off the capture's clock while the packets after them are back on it ({}{}); taken as clock glitches, they count at the time of the packets around them and neither end nor split flows",
+                path.display(),
+                f.clock_jumps,
+                listed.join("; "),
+                if more > 0 { format!("; {more} more") } else { String::new() }
+            );
+        }
         for (lt, n) in &f.unsupported_link {
             eprintln!(
                 "exaudit: warning: {}: {n} packets on an interface with unsupported link type {lt} were skipped",

@@ -23,6 +23,18 @@ pub struct FlowConfig {
     pub other_timeout_s: u32,
 }
 
+impl FlowConfig {
+    /// The longest idle timeout, seconds: a gap shorter than it never
+    /// expires a flow.
+    pub fn longest_timeout_s(&self) -> u32 {
+        self.tcp_timeout_s
+            .max(self.tcp_closed_timeout_s)
+            .max(self.udp_timeout_s)
+            .max(self.icmp_timeout_s)
+            .max(self.other_timeout_s)
+    }
+}
+
 impl Default for FlowConfig {
     fn default() -> Self {
         FlowConfig {

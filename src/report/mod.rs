@@ -334,6 +334,9 @@ pub struct InputSummary {
     pub first_ts: Option<String>,
     pub last_ts: Option<String>,
     pub timestamps_backwards: u64,
+    /// Packets whose timestamp left the running clock and came back: given
+    /// the clock's time (README, "Timestamps").
+    pub clock_jumps: u64,
     pub unsupported_link_types: BTreeMap<String, u64>,
     pub error: Option<String>,
 }
@@ -357,6 +360,8 @@ pub struct Summary {
     pub icmp_errors_unmatched: u64,
     pub capture_drops: CaptureDrops,
     pub backpressure_waits: u64,
+    /// Packets of all inputs taken for clock glitches.
+    pub clock_jumps: u64,
     pub first_ts: Option<String>,
     pub last_ts: Option<String>,
     pub wall_time_s: f64,
@@ -390,6 +395,7 @@ impl Summary {
                 first_ts: f.first_ts.map(rfc3339),
                 last_ts: f.last_ts.map(rfc3339),
                 timestamps_backwards: f.ts_backwards,
+                clock_jumps: f.clock_jumps,
                 unsupported_link_types: f
                     .unsupported_link
                     .iter()
@@ -426,6 +432,7 @@ impl Summary {
             icmp_errors_unmatched: stats.table.icmp_errors_unmatched,
             capture_drops: CaptureDrops::default(),
             backpressure_waits: c.backpressure_waits,
+            clock_jumps: c.clock_jumps,
             first_ts: first.map(rfc3339),
             last_ts: last.map(rfc3339),
             wall_time_s: (stats.wall_secs * 1e6).round() / 1e6,

@@ -277,6 +277,7 @@ pub fn run<S: std::hash::BuildHasher>(
                     link,
                     data: p.data,
                     orig_len: p.header.len,
+                    record: 0,
                 };
                 capture.frame(&f);
                 // The first packet captured after the stop request: all

@@ -1,4 +1,5 @@
 //! Packet sources: offline files and live interfaces.
 
+pub mod clock;
 pub mod live;
 pub mod offline;

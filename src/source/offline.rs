@@ -26,6 +26,8 @@ pub struct RawFrame<'a> {
     pub data: &'a [u8],
     /// Length of the frame on the wire.
     pub orig_len: u32,
+    /// 1-based number of the record in its file (0 where there is no file).
+    pub record: u64,
 }
 
 /// A problem with an input file. Reading stops at the first one; everything
@@ -68,6 +70,9 @@ pub struct FileStats {
     pub last_ts: Option<i64>,
     /// Records whose timestamp is earlier than the one before.
     pub ts_backwards: u64,
+    /// Records whose timestamp left the running clock and came back (set
+    /// by the pipeline's [`crate::source::clock::Clock`]).
+    pub clock_jumps: u64,
 }
 
 impl FileStats {
@@ -246,6 +251,7 @@ pub fn read_file(
                             link,
                             data,
                             orig_len,
+                            record,
                         }),
                         None => stats.unsupported(lt),
                     }
