@@ -11,7 +11,7 @@ use crate::decode::{to_ip, Addr, PROTO_TCP, PROTO_UDP};
 use crate::flow::expect::ExpectTable;
 use crossbeam_channel::{Receiver, Sender};
 
-use crate::flow::{EndReason, Flow, Inspection};
+use crate::flow::{Direction, EndReason, Flow, Inspection};
 use crate::inspect::{self, dcerpc, AppFacts, Streams};
 use crate::pipeline::FlowHandler;
 use crate::rules::{InterfaceTable, Uuid};
@@ -40,6 +40,24 @@ pub struct EndedFlow {
     pub app: AppFacts,
     pub epm: Option<EpmLink>,
     pub reason: EndReason,
+}
+
+impl EndedFlow {
+    /// Settles a guessed direction from what the content and the endpoint
+    /// mapper said: the content read the other way round turns the flow
+    /// (the other side is the client); content read as it was confirms it.
+    pub fn settle_direction(&mut self) {
+        if self.flow.direction != Direction::Guessed {
+            return;
+        }
+        if self.app.reversed {
+            self.flow.client_is_a = !self.flow.client_is_a;
+            self.flow.tcp.flip();
+            self.flow.direction = Direction::Inferred;
+        } else if self.app.tells_direction() || self.epm.is_some() {
+            self.flow.direction = Direction::Inferred;
+        }
+    }
 }
 
 /// Implements [`FlowHandler`] for audits.
@@ -124,9 +142,10 @@ impl<'a> Analyzer<'a> {
         if let Some(f) = self.facts.remove(&flow.id) {
             return Some(f);
         }
-        let Some(ins) = flow.inspect.take() else {
+        let Some(mut ins) = flow.inspect.take() else {
             return Some(AppFacts::default());
         };
+        ins.guessed = flow.direction == Direction::Guessed;
         if ins.c2s.is_empty() && ins.s2c.is_empty() {
             // No payload (a scan, a refused connection): nothing to inspect.
             return Some(AppFacts::default());
@@ -165,6 +184,7 @@ impl<'a> Analyzer<'a> {
         for e in &mut self.ended {
             if let Some(f) = facts.remove(&e.flow.id) {
                 e.app = f;
+                e.settle_direction();
             }
         }
     }
@@ -223,7 +243,11 @@ impl<'a> Analyzer<'a> {
     }
 }
 
-/// Runs every inspector over a finished flow's bytes.
+/// Runs every inspector over a finished flow's bytes. On a flow whose
+/// direction was a guess and whose bytes say nothing read as they are, the
+/// inspectors also read them the other way round: a DCE/RPC bind or an HTTP
+/// request in what was taken for the server's stream names the client
+/// (`AppFacts::reversed`; [`EndedFlow::settle_direction`] turns the flow).
 pub fn inspect_streams(ins: &mut Inspection, epm: &dcerpc::Uuid) -> AppFacts {
     ins.c2s.close();
     ins.s2c.close();
@@ -234,6 +258,19 @@ pub fn inspect_streams(ins: &mut Inspection, epm: &dcerpc::Uuid) -> AppFacts {
         },
         epm,
     );
+    if ins.guessed && !f.tells_direction() {
+        let r = inspect::inspect_flow(
+            &Streams {
+                c2s: &ins.s2c.data,
+                s2c: &ins.c2s.data,
+            },
+            epm,
+        );
+        if r.tells_direction() {
+            f = r;
+            f.reversed = true;
+        }
+    }
     f.gap = ins.c2s.gap || ins.s2c.gap;
     f
 }
@@ -258,7 +295,20 @@ impl FlowHandler for Analyzer<'_> {
             return;
         }
         let (server, port) = flow.key.side(!flow.client_is_a);
-        if let Some(e) = self.expect.take(&server, port, flow.key.proto, flow.first_ts) {
+        let mut hit = self.expect.take(&server, port, flow.key.proto, flow.first_ts);
+        if hit.is_none() && flow.direction == Direction::Guessed {
+            // The first packet came from the announced server: it is the server.
+            let (client, cport) = flow.key.side(flow.client_is_a);
+            hit = self.expect.take(&client, cport, flow.key.proto, flow.first_ts);
+            if hit.is_some() {
+                flow.client_is_a = !flow.client_is_a;
+                flow.tcp.flip();
+            }
+        }
+        if let Some(e) = hit {
+            if flow.direction == Direction::Guessed {
+                flow.direction = Direction::Inferred;
+            }
             self.links.insert(
                 flow.id,
                 EpmLink {
@@ -292,12 +342,13 @@ impl FlowHandler for Analyzer<'_> {
         let epm = self.links.remove(&flow.id);
         self.epm_seen.remove(&flow.id);
         self.epm_bound.remove(&flow.id);
-        let e = EndedFlow {
+        let mut e = EndedFlow {
             flow,
             app,
             epm,
             reason,
         };
+        e.settle_direction();
         match self.sink.as_mut() {
             Some(sink) => sink(e),
             None => self.ended.push(e),

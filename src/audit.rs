@@ -146,6 +146,57 @@ pub fn inferred_info(inference: &Inference, from: &'static str, why: String) -> 
 }
 
 /// Assembles the audit.
+/// Most endpoint-mapper answers remembered for [`link_earlier_flows`].
+pub const MAX_ANNOUNCED: usize = 65_536;
+
+/// Offline audits see the whole capture: a connection to an endpoint the
+/// mapper announced *later* in the capture (it was open before the capture
+/// started, or before the lookup seen) is linked to that answer too, so a
+/// mid-stream MAPI connection to the port the mapper names for EMSMDB is
+/// MAPI, not an unknown service. Live audits link only forward in time.
+pub fn link_earlier_flows(flows: &mut [EndedFlow], rules: &RuleSet) {
+    use crate::inspect::dcerpc::EpmProto;
+    let mut announced: hashbrown::HashMap<(std::net::IpAddr, u16, u8), (u64, String)> =
+        hashbrown::HashMap::new();
+    for f in flows.iter() {
+        let Some(d) = &f.app.dcerpc else { continue };
+        let ((_, _), (server, _)) = crate::analyze::endpoints(&f.flow);
+        for a in &d.epm_answers {
+            if announced.len() >= MAX_ANNOUNCED {
+                break;
+            }
+            let proto = match a.proto {
+                EpmProto::Tcp | EpmProto::Http => crate::decode::PROTO_TCP,
+                EpmProto::Udp => crate::decode::PROTO_UDP,
+            };
+            let at = match a.ip {
+                Some(ip) if !ip.is_unspecified() => ip.to_canonical(),
+                _ => server,
+            };
+            let name = rules
+                .interfaces()
+                .get(&crate::rules::Uuid(a.interface.0))
+                .map_or_else(|| a.interface.to_string(), |i| i.name.clone());
+            announced.entry((at, a.port, proto)).or_insert((f.flow.id, name));
+        }
+    }
+    if announced.is_empty() {
+        return;
+    }
+    for f in flows.iter_mut().filter(|f| f.epm.is_none()) {
+        let ((_, _), (server, port)) = crate::analyze::endpoints(&f.flow);
+        if let Some((by, name)) = announced.get(&(server, port, f.flow.key.proto)) {
+            if *by != f.flow.id {
+                f.epm = Some(crate::analyze::EpmLink {
+                    epm_flow: *by,
+                    interface: name.clone(),
+                });
+                f.settle_direction();
+            }
+        }
+    }
+}
+
 pub fn build(
     stats: &RunStats,
     flows: Vec<EndedFlow>,
@@ -154,6 +205,8 @@ pub fn build(
     exchange: Option<Generation>,
     expect_stats: crate::flow::expect::ExpectStats,
 ) -> Audit {
+    let mut flows = flows;
+    link_earlier_flows(&mut flows, rules);
     let inference;
     let (topo, info, inferred_toml) = match topology {
         Some((t, file)) => {
@@ -180,7 +233,16 @@ pub fn build(
     let matcher = rules.matcher(topo.site().exchange);
     let classifier = Classifier::new(&matcher, topo, rules);
     let classes: Vec<Classified<'_>> = flows.par_iter().map(|f| classifier.classify(f)).collect();
-    let evaluated = Findings::evaluate(&flows, &classes, |c, s| matcher.is_unrestricted_path(c, s));
+    let mut evaluated = Findings::evaluate(
+        &flows,
+        &classes,
+        |c, s| matcher.is_unrestricted_path(c, s),
+        |f| classifier.classify(f),
+    );
+    let direction_unknown = (
+        evaluated.direction_unknown,
+        std::mem::take(&mut evaluated.direction_unknown_listed),
+    );
     let (findings, per_flow) = evaluated.finish();
 
     let records: Vec<FlowRecord> = flows
@@ -201,6 +263,7 @@ pub fn build(
     let (purposes, matrix) = tally.finish();
     let mut summary = Summary::new(stats);
     summary.findings = findings.len() as u64;
+    (summary.direction_unknown, summary.direction_unknown_flows) = direction_unknown;
     summary.expectations = expect_stats.added;
     summary.expectations_matched = expect_stats.matched;
     summary.topology = info.source;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::analyze::{endpoints, EndedFlow};
 use crate::classify::Classified;
-use crate::flow::ConnState;
+use crate::flow::{ConnState, Direction};
 use crate::report::rfc3339;
 use crate::rules::{Expect, FindingKind, Purpose, Severity};
 use crate::topology::{Role, RoleSet};
@@ -157,6 +157,111 @@ pub struct Findings {
     max: usize,
     /// Streaming: hits on findings not kept because `max` was reached.
     pub overflow: u64,
+    /// Flows whose direction is a guess and whose direction-dependent
+    /// findings were withheld because only one reading breaks the policy.
+    pub direction_unknown: u64,
+    /// The first [`MAX_DIRECTION_UNKNOWN`] of them.
+    pub direction_unknown_listed: Vec<DirectionUnknown>,
+}
+
+/// Flows listed as "direction unknown" (all are counted).
+pub const MAX_DIRECTION_UNKNOWN: usize = 100;
+
+/// A flow whose direction is a guess (no handshake seen, ports that do not
+/// tell, content that does not either) where one reading breaks the policy
+/// and the other does not: listed, not raised.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DirectionUnknown {
+    pub flow: u64,
+    /// The reading as recorded: `client (role) -> server:port (role)`.
+    pub as_recorded: String,
+    /// The direction-dependent finding kinds it would raise.
+    pub as_recorded_would_raise: Vec<&'static str>,
+    /// The other reading, which raises none.
+    pub reversed: String,
+}
+
+/// Finding kinds whose meaning depends on which side is the client.
+fn direction_dependent(kind: FindingKind) -> bool {
+    matches!(
+        kind,
+        FindingKind::PerimeterExposure
+            | FindingKind::EdgeBypass
+            | FindingKind::UndocumentedFlow
+            | FindingKind::UnknownService
+            | FindingKind::InternalRestriction
+    )
+}
+
+/// The ended flow read the other way round (the client as the server).
+fn reversed(f: &EndedFlow) -> EndedFlow {
+    let mut r = f.clone();
+    r.flow.client_is_a = !r.flow.client_is_a;
+    r.flow.tcp.flip();
+    r.epm = None;
+    r
+}
+
+fn pair_of(f: &EndedFlow, c: &Classified<'_>) -> String {
+    let ((client, _), (server, port)) = endpoints(&f.flow);
+    Pair {
+        client,
+        cr: c.client_roles.primary(),
+        server,
+        port,
+        sr: c.server_roles.primary(),
+    }
+    .to_string()
+}
+
+fn kinds_of(hits: &[Hit]) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = hits
+        .iter()
+        .filter(|h| direction_dependent(h.kind))
+        .map(|h| h.kind.as_str())
+        .collect();
+    v.dedup();
+    v
+}
+
+/// The hits of one flow. On a flow whose direction is a guess (both sides
+/// spoke), the direction-dependent ones stand only when the reversed
+/// reading breaks the policy too; otherwise they are dropped and the flow
+/// is returned as "direction unknown".
+fn judged<'r>(
+    f: &EndedFlow,
+    c: &Classified<'r>,
+    accepting: &hashbrown::HashSet<(IpAddr, u16, u8)>,
+    is_unrestricted: &impl Fn(RoleSet, RoleSet) -> bool,
+    reclassify: &impl Fn(&EndedFlow) -> Classified<'r>,
+) -> (Vec<Hit>, Option<DirectionUnknown>) {
+    let mut hits = check(f, c, accepting, is_unrestricted);
+    // Where one side sent nothing, the side that did is the client: a
+    // reading with a silent client is no reading.
+    let (cp, sp) = f.flow.client_server_pkts();
+    if f.flow.direction != Direction::Guessed || cp == 0 || sp == 0 {
+        return (hits, None);
+    }
+    let mine = kinds_of(&hits);
+    if mine.is_empty() {
+        return (hits, None);
+    }
+    let r = reversed(f);
+    let rc = reclassify(&r);
+    let rhits = check(&r, &rc, accepting, is_unrestricted);
+    let theirs = kinds_of(&rhits);
+    if !theirs.is_empty() {
+        // Both readings break the policy.
+        return (hits, None);
+    }
+    hits.retain(|h| !direction_dependent(h.kind));
+    let unknown = DirectionUnknown {
+        flow: f.flow.id,
+        as_recorded: pair_of(f, c),
+        as_recorded_would_raise: mine,
+        reversed: pair_of(&r, &rc),
+    };
+    (hits, Some(unknown))
 }
 
 /// A server address and port that accepted a TCP connection somewhere.
@@ -215,10 +320,13 @@ fn service_of(f: &EndedFlow, c: &Classified) -> String {
 
 impl Findings {
     /// Evaluates every flow. `flows[i]` is classified as `classes[i]`.
-    pub fn evaluate(
+    /// `reclassify` classifies a flow read the other way round (for flows
+    /// whose direction is a guess).
+    pub fn evaluate<'r>(
         flows: &[EndedFlow],
-        classes: &[Classified<'_>],
+        classes: &[Classified<'r>],
         is_unrestricted: impl Fn(RoleSet, RoleSet) -> bool + Sync,
+        reclassify: impl Fn(&EndedFlow) -> Classified<'r> + Sync,
     ) -> Findings {
         use rayon::prelude::*;
         let mut me = Findings {
@@ -235,15 +343,16 @@ impl Findings {
         }
         // The checks are independent per flow (on all cores); the findings
         // are then collected in flow order, so ids do not depend on threads.
-        let hits: Vec<Vec<Hit>> = flows
+        let hits: Vec<(Vec<Hit>, Option<DirectionUnknown>)> = flows
             .par_iter()
             .zip(classes)
-            .map(|(f, c)| check(f, c, &accepting, &is_unrestricted))
+            .map(|(f, c)| judged(f, c, &accepting, &is_unrestricted, &reclassify))
             .collect();
-        for (i, ((f, c), hits)) in flows.iter().zip(classes).zip(hits).enumerate() {
+        for (i, ((f, c), (hits, unknown))) in flows.iter().zip(classes).zip(hits).enumerate() {
             for h in hits {
                 me.add(Some(i), f, c, h);
             }
+            me.note_unknown(unknown);
         }
         me
     }
@@ -262,17 +371,19 @@ impl Findings {
     /// never change. A REJ counts against a port only if that port was seen
     /// accepting before (up to [`MAX_ACCEPTING`] endpoints are remembered);
     /// the batch [`Findings::evaluate`] also sees later acceptances.
-    pub fn observe(
+    pub fn observe<'r>(
         &mut self,
         f: &EndedFlow,
-        c: &Classified<'_>,
+        c: &Classified<'r>,
         is_unrestricted: impl Fn(RoleSet, RoleSet) -> bool,
+        reclassify: impl Fn(&EndedFlow) -> Classified<'r>,
     ) -> Vec<String> {
         if accepted(f) && self.accepting.len() < MAX_ACCEPTING {
             let (_, (s, p)) = endpoints(&f.flow);
             self.accepting.insert((s, p, f.flow.key.proto));
         }
-        let hits = check(f, c, &self.accepting, &is_unrestricted);
+        let (hits, unknown) = judged(f, c, &self.accepting, &is_unrestricted, &reclassify);
+        self.note_unknown(unknown);
         let mut ids = Vec::new();
         for h in hits {
             if let Some(order) = self.add(None, f, c, h) {
@@ -283,6 +394,15 @@ impl Findings {
             }
         }
         ids
+    }
+
+    fn note_unknown(&mut self, unknown: Option<DirectionUnknown>) {
+        if let Some(u) = unknown {
+            self.direction_unknown += 1;
+            if self.direction_unknown_listed.len() < MAX_DIRECTION_UNKNOWN {
+                self.direction_unknown_listed.push(u);
+            }
+        }
     }
 
     /// Distinct findings so far.
@@ -542,10 +662,20 @@ fn check(
                 && (answered(f) || attempt_counts)
                 && !(info_only && g1_path && failed(f).is_some())
             {
-                let what = if rule.expect == Expect::Violation {
-                    "violates"
-                } else {
-                    "is documented but noted by"
+                // The summary says what the kind says.
+                let what = match (rule.expect, kind) {
+                    (Expect::Violation, _) => "violates rule",
+                    (_, FindingKind::ConfigurationNote) => {
+                        "is documented only under a configuration condition, rule"
+                    }
+                    (_, FindingKind::UnknownService) => {
+                        "is allowed by a ground rule but no rule names its service, rule"
+                    }
+                    (_, FindingKind::DisabledByDefault) => "uses a service that is disabled by default, rule",
+                    (_, FindingKind::CleartextProtocol) => {
+                        "is documented but in clear text where an encrypted form exists, rule"
+                    }
+                    _ => "is documented, with a finding noted by rule",
                 };
                 hits.push(Hit {
                     kind,
@@ -553,7 +683,7 @@ fn check(
                     reference: rule.reference.to_string(),
                     rule: Some(rule.id.clone()),
                     summary: format!(
-                        "{pair} {what} rule {}{}",
+                        "{pair} {what} {}{}",
                         rule.id,
                         rule.note.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
                     ),

@@ -454,9 +454,12 @@ impl<'m> LiveState<'m> {
         };
         let classifier = Classifier::new(&matcher, topo, self.rules);
         let c = classifier.classify(&f);
-        let ids = self
-            .findings
-            .observe(&f, &c, |a, b| matcher.is_unrestricted_path(a, b));
+        let ids = self.findings.observe(
+            &f,
+            &c,
+            |a, b| matcher.is_unrestricted_path(a, b),
+            |f| classifier.classify(f),
+        );
         if let Some(e) = self.evidence.as_mut() {
             e.ended(f.flow.id, !ids.is_empty());
         }
@@ -593,6 +596,8 @@ impl<'m> LiveState<'m> {
         summary.last_ts = self.last_ts.map(report::rfc3339);
         summary.capture_drops = d;
         summary.findings = findings.len() as u64;
+        summary.direction_unknown = self.findings.direction_unknown;
+        summary.direction_unknown_flows = self.findings.direction_unknown_listed.clone();
         summary.expectations = expect.added;
         summary.expectations_matched = expect.matched;
         let info = self.topology_info();

@@ -367,6 +367,25 @@ string_enum! {
         DisabledByDefault => "disabled-by-default",
         /// Traffic to an Exchange server that no documented purpose explains.
         UnknownService => "unknown-service",
+        /// A documented path that exists only under a configuration the
+        /// documentation names (e.g. client submission on 25 after an
+        /// administrator changed the connector bindings).
+        ConfigurationNote => "configuration-note",
+    }
+}
+
+impl FindingKind {
+    /// Kinds that say a path is not documented, or must not be: a rule
+    /// that documents its path (`expect` documented or allowed) cannot
+    /// raise them.
+    pub fn says_undocumented(self) -> bool {
+        matches!(
+            self,
+            FindingKind::InternalRestriction
+                | FindingKind::EdgeBypass
+                | FindingKind::PerimeterExposure
+                | FindingKind::UndocumentedFlow
+        )
     }
 }
 
@@ -808,6 +827,10 @@ pub struct Interface {
     /// How much serving it weighs towards `marks` (a domain controller needs 2:
     /// DRSUAPI or Netlogon alone, LSARPC or SAMR with Kerberos or LDAP).
     pub weight: u8,
+    /// The newest generation that serves it to clients over direct RPC
+    /// (ncacn_ip_tcp after the endpoint mapper, not RPC over HTTP): Outlook
+    /// binding EMSMDB that way means Exchange 2010 or earlier.
+    pub direct_until: Option<Generation>,
 }
 
 /// UUID <-> short name.
@@ -1215,6 +1238,7 @@ struct RawInterface {
     service: String,
     marks: Option<Spanned<String>>,
     weight: Option<Spanned<i64>>,
+    direct_until: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -1496,6 +1520,21 @@ impl Loader {
                 }
             },
         };
+        let direct_until = match &ri.direct_until {
+            None => None,
+            Some(g) => match Generation::parse(g.get_ref()) {
+                Some(x) => Some(x),
+                None => {
+                    self.errors.push(src.diag(
+                        g.span().start,
+                        "direct_until",
+                        format!("unknown Exchange generation `{}`", g.get_ref()),
+                        format!("use one of {}", Generation::names()),
+                    ));
+                    return;
+                }
+            },
+        };
         self.iface_sites.insert(uuid, (src.file.to_string(), line));
         self.interfaces.push(Interface {
             uuid,
@@ -1503,6 +1542,7 @@ impl Loader {
             service: ri.service,
             marks,
             weight,
+            direct_until,
         });
     }
 
@@ -1749,6 +1789,16 @@ impl Loader {
                 format!("rule `{id}` is a violation but has no `kind`"),
                 format!("add kind = one of {}", FindingKind::names()),
             ));
+        }
+        if let (Some(k), Some(e)) = (kind, expect) {
+            if e != Expect::Violation && k.says_undocumented() {
+                self.errors.push(src.diag(
+                    rr.kind.as_ref().map_or(id_at, |k| k.span().start),
+                    "kind",
+                    format!("rule `{id}` documents its path (expect = \"{e}\") but its kind `{k}` says the path is undocumented"),
+                    "use kind = \"configuration-note\" for a documented path with a condition, or expect = \"violation\"".to_string(),
+                ));
+            }
         }
         if rr.kind.is_some() && rr.severity.is_none() {
             self.errors.push(src.diag(
@@ -2221,7 +2271,7 @@ mod tests {
         }
         // the purpose ids are exactly DESIGN.md's 33
         assert_eq!(Purpose::ALL.len(), 33);
-        assert_eq!(FindingKind::ALL.len(), 10);
+        assert_eq!(FindingKind::ALL.len(), 11);
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub struct Clue {
     pub weight: u8,
     /// The Exchange generation it names.
     pub generation: Option<Generation>,
+    /// The newest generation it is possible with (an interface served over
+    /// direct RPC that later generations take only over HTTP).
+    pub until: Option<Generation>,
     /// What service it is about.
     pub service: Service,
     /// What the clue is about (an interface name, a marker's field): clues about
@@ -223,6 +226,7 @@ fn clue(
         mark,
         weight,
         generation,
+        until: None,
         service,
         subject: subject.to_string(),
         what,
@@ -299,7 +303,13 @@ impl<'r> Observer<'r> {
                     } else {
                         Service::Other
                     };
-                    clues.push(clue(Some(mark), i.weight, None, service, &i.name, what, id));
+                    let mut c = clue(Some(mark), i.weight, None, service, &i.name, what, id);
+                    // Bound over plain TCP, not inside RPC over HTTP.
+                    c.until = i.direct_until.filter(|_| served && app.http.is_none());
+                    if c.until.is_some() {
+                        c.what.push_str(" over direct RPC");
+                    }
+                    clues.push(c);
                 }
             }
             for a in &d.epm_answers {
@@ -526,9 +536,14 @@ pub fn infer_roles(obs: &HostObservation, generation: Generation) -> (RoleSet, S
             .map(Clue::text)
             .collect()
     };
+    // Ports alone do not make a public address internal: a public SMTP or
+    // DNS server answering private clients is an internet server (a
+    // provider's MX, a public resolver). Content (an Exchange banner, an
+    // interface served) does, and so does the Edge's perimeter pattern.
+    let private = is_private(obs.addr);
     let port_dc = u32::from(obs.any(88)) + u32::from(obs.any(389));
     let dc_clues = obs.weight(Mark::DomainController);
-    if dc_clues + port_dc >= 2 {
+    if dc_clues + port_dc >= 2 && (private || dc_clues >= 1) {
         roles.insert(Role::DomainController);
         let mut w = evidence(Mark::DomainController);
         if obs.any(88) {
@@ -568,7 +583,7 @@ pub fn infer_roles(obs: &HostObservation, generation: Generation) -> (RoleSet, S
     } else if obs.tcp(50636) {
         roles.insert(Role::Edge);
         why.push("answers EdgeSync 50636 (port only)".into());
-    } else if obs.tcp(25) {
+    } else if obs.tcp(25) && (private || obs.contacted_from_public) {
         if obs.tcp(443) || obs.tcp(135) {
             roles.insert(Role::Mailbox);
             why.push("answers SMTP 25 and HTTPS 443 or RPC 135 (ports only)".into());
@@ -580,11 +595,10 @@ pub fn infer_roles(obs: &HostObservation, generation: Generation) -> (RoleSet, S
             why.push("answers only SMTP 25, from private addresses (ports only)".into());
         }
     }
-    if obs.any(53) {
+    if obs.any(53) && (private || !roles.is_empty()) {
         roles.insert(Role::Dns);
         why.push("answers DNS 53".into());
     }
-    let private = is_private(obs.addr);
     if roles.is_empty() && private && (obs.seen_as_client || obs.serves_anything()) {
         roles.insert(Role::InternalClients);
         why.push(if obs.serves_anything() {
@@ -594,7 +608,12 @@ pub fn infer_roles(obs: &HostObservation, generation: Generation) -> (RoleSet, S
         });
     }
     if roles.is_empty() {
-        return (RoleSet::from(Role::Internet), "public address".to_string());
+        let why = if obs.serves_anything() {
+            "public address; no content names a role, and ports alone do not make a public address internal"
+        } else {
+            "public address"
+        };
+        return (RoleSet::from(Role::Internet), why.to_string());
     }
     why.retain(|w| !w.is_empty());
     (roles, why.join("; "))
@@ -614,7 +633,9 @@ pub fn infer_generation(observations: &[HostObservation]) -> Option<(Generation,
     }
     // Generation::ALL is newest first, and so is the derived order.
     named.sort_by_key(|a| a.0);
-    let (best, _) = named.first()?.clone();
+    let Some((best, _)) = named.first().cloned() else {
+        return generation_limit(observations);
+    };
     let mut why: Vec<String> = named
         .iter()
         .filter(|(g, _)| *g == best)
@@ -637,6 +658,36 @@ pub fn infer_generation(observations: &[HostObservation]) -> Option<(Generation,
         ));
     }
     Some((best, why.join("; ")))
+}
+
+/// With no generation named: the newest one every "possible only up to"
+/// clue allows (Outlook on direct RPC: 2010), with why.
+fn generation_limit(observations: &[HostObservation]) -> Option<(Generation, String)> {
+    let mut limits: Vec<(Generation, String)> = Vec::new();
+    for o in observations {
+        for c in &o.clues {
+            if let Some(g) = c.until {
+                limits.push((g, format!("{}: {}", o.addr, c.text())));
+            }
+        }
+    }
+    // The oldest limit holds for all (the derived order is newest first).
+    limits.sort_by_key(|a| std::cmp::Reverse(a.0));
+    let (g, _) = limits.first()?.clone();
+    let why: Vec<String> = limits
+        .iter()
+        .filter(|(x, _)| *x == g)
+        .map(|(_, w)| w.clone())
+        .take(3)
+        .collect();
+    Some((
+        g,
+        format!(
+            "{} or earlier: {} (later generations take MAPI only over HTTP); no banner names the version, so the newest possible is used",
+            g.as_str(),
+            why.join("; ")
+        ),
+    ))
 }
 
 /// Infers a topology from per-host observations. Servers are written as host
@@ -879,6 +930,7 @@ mod tests {
             mark: Some(Mark::Exchange),
             weight: 2,
             generation,
+            until: None,
             service,
             subject: what.into(),
             what: what.into(),
@@ -933,6 +985,7 @@ mod tests {
             mark: Some(Mark::DomainController),
             weight: w,
             generation: None,
+            until: None,
             service: Service::Other,
             subject: what.into(),
             what: what.into(),

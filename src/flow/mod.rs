@@ -8,5 +8,5 @@ pub mod tcp;
 
 pub use key::FlowKey;
 pub use stream::{Inspection, StreamBuf};
-pub use table::{EndReason, Flow, FlowConfig, FlowTable, PacketMeta, TableStats};
+pub use table::{Direction, EndReason, Flow, FlowConfig, FlowTable, PacketMeta, TableStats};
 pub use tcp::{ConnState, TcpTrack};

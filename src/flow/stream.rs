@@ -15,6 +15,9 @@ pub struct Inspection {
     /// (0: the default), e.g. for endpoint-mapper answers that span several
     /// fragments. Bounded by the capture side's per-flow copy budget.
     pub cap: usize,
+    /// The flow's direction is a guess ([`crate::flow::Direction::Guessed`]):
+    /// the inspectors may read the streams the other way round.
+    pub guessed: bool,
 }
 
 impl Inspection {

@@ -60,6 +60,31 @@ pub struct IcmpNote {
     pub toward_client: bool,
 }
 
+/// How the client of a flow is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// A SYN or SYN-ACK was seen: the client is the side that opened.
+    Seen,
+    /// No handshake, but the ports tell: one side uses a port below 1024,
+    /// the other one above (or content or an endpoint-mapper answer named
+    /// the server later).
+    Inferred,
+    /// No handshake and the ports do not tell: the client is the sender of
+    /// the first packet seen, which may be either side.
+    #[default]
+    Guessed,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Seen => "seen",
+            Direction::Inferred => "inferred",
+            Direction::Guessed => "guessed",
+        }
+    }
+}
+
 /// One tracked conversation. Side `a`/`b` follow the canonical key; the
 /// client is the originator.
 #[derive(Debug, Clone)]
@@ -73,6 +98,8 @@ pub struct Flow {
     /// IP bytes sent by side a and b.
     pub bytes: [u64; 2],
     pub client_is_a: bool,
+    /// How `client_is_a` is known.
+    pub direction: Direction,
     pub tcp: TcpTrack,
     pub icmp: IcmpNote,
     /// Packet number (1-based, across inputs) of the first packet.
@@ -331,9 +358,14 @@ impl FlowTable {
             // established: that side is the real originator.
             if !orig && meta.is_tcp_syn_only && flow.tcp.isn == 0 && !flow.tcp.finished() {
                 flow.client_is_a = !flow.client_is_a;
+                flow.direction = Direction::Seen;
                 flow.tcp.flip();
                 flow.tcp.update(true, flags, meta.seq, meta.payload_len);
             } else {
+                // A handshake packet in the direction we took confirms it.
+                if (orig && meta.is_tcp_syn_only) || (!orig && flags & 0x12 == 0x12) {
+                    flow.direction = Direction::Seen;
+                }
                 flow.tcp.update(orig, flags, meta.seq, meta.payload_len);
             }
         }
@@ -378,7 +410,7 @@ impl FlowTable {
         if self.index.len() >= self.cfg.max_flows {
             self.evict_one(hasher, ended);
         }
-        let client_is_a = pick_client(key, meta);
+        let (client_is_a, direction) = pick_client(key, meta);
         let mut flow = Flow {
             key: *key,
             id: self.next_id,
@@ -387,6 +419,7 @@ impl FlowTable {
             pkts: [0; 2],
             bytes: [0; 2],
             client_is_a,
+            direction,
             tcp: TcpTrack::default(),
             icmp: IcmpNote::default(),
             first_pkt: meta.pkt_no,
@@ -535,24 +568,25 @@ impl FlowTable {
     }
 }
 
-/// Which side is the client: the sender of a pure SYN; the receiver of a
-/// SYN-ACK; otherwise the side with the ephemeral port (the higher one when
-/// exactly one side is below 1024, else the sender of the first packet).
-fn pick_client(key: &FlowKey, meta: &PacketMeta) -> bool {
+/// Which side is the client, and how it is known: the sender of a pure SYN,
+/// the receiver of a SYN-ACK (seen); the side with the ephemeral port when
+/// exactly one side is below 1024 (inferred); else the sender of the first
+/// packet (guessed).
+fn pick_client(key: &FlowKey, meta: &PacketMeta) -> (bool, Direction) {
     if key.proto == PROTO_TCP {
         if meta.is_tcp_syn_only {
-            return meta.from_a;
+            return (meta.from_a, Direction::Seen);
         }
         if meta.tcp_flags & 0x12 == 0x12 {
-            return !meta.from_a;
+            return (!meta.from_a, Direction::Seen);
         }
     }
     let (pa, pb) = (key.pa, key.pb);
     if pa != pb && (pa < 1024) != (pb < 1024) {
         // The side with the well-known port is the server.
-        return pa >= 1024;
+        return (pa >= 1024, Direction::Inferred);
     }
-    meta.from_a
+    (meta.from_a, Direction::Guessed)
 }
 
 #[cfg(test)]

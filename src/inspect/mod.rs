@@ -68,9 +68,29 @@ pub struct AppFacts {
     /// Bytes seen per direction were cut at the inspection cap or by a gap.
     #[serde(skip)]
     pub gap: bool,
+    /// The facts were read with the two directions swapped: on a flow
+    /// whose direction was a guess, the content says the other side is the
+    /// client.
+    #[serde(skip)]
+    pub reversed: bool,
 }
 
 impl AppFacts {
+    /// Whether an inspector that reads the client's opening (a TLS
+    /// ClientHello, an HTTP request, a DCE/RPC bind or request, an RFC 1006
+    /// connect) or the server's greeting (SMTP, POP3, IMAP4) recognised the
+    /// flow: then the content tells client from server. LDAP and the
+    /// authentication facts do not (their parsers read either side).
+    pub fn tells_direction(&self) -> bool {
+        self.tls.is_some()
+            || self.http.is_some()
+            || self.dcerpc.is_some()
+            || self.osi.is_some()
+            || self.smtp.is_some()
+            || self.pop3.is_some()
+            || self.imap.is_some()
+    }
+
     /// Whether TLS was negotiated on the flow, directly or after STARTTLS;
     /// `None` when nothing tells.
     pub fn tls_negotiated(&self) -> Option<bool> {

@@ -266,6 +266,9 @@ pub struct FlowRecord {
     pub state: &'static str,
     #[serde(serialize_with = "history_text")]
     pub history: History,
+    /// How the client is known: `seen` (handshake), `inferred` (ports,
+    /// content, an endpoint-mapper answer) or `guessed`.
+    pub direction: &'static str,
     pub c2s_packets: u64,
     pub c2s_bytes: u64,
     pub s2c_packets: u64,
@@ -306,6 +309,7 @@ impl FlowRecord {
             last_ts: Ts(f.last_ts),
             state: f.state().as_str(),
             history: f.tcp.history,
+            direction: f.direction.as_str(),
             c2s_packets: cp,
             c2s_bytes: cb,
             s2c_packets: sp,
@@ -370,6 +374,11 @@ pub struct Summary {
     pub expectations: u64,
     pub expectations_matched: u64,
     pub findings: u64,
+    /// Flows whose direction is a guess and where only one reading breaks
+    /// the policy: their direction-dependent findings are withheld.
+    pub direction_unknown: u64,
+    /// The first of them, with what each reading would raise.
+    pub direction_unknown_flows: Vec<crate::findings::DirectionUnknown>,
     /// `file` or `inferred`.
     pub topology: &'static str,
 }
@@ -440,6 +449,8 @@ impl Summary {
             expectations: 0,
             expectations_matched: 0,
             findings: 0,
+            direction_unknown: 0,
+            direction_unknown_flows: Vec::new(),
             topology: "inferred",
             packets_per_s: if stats.wall_secs > 0.0 {
                 (c.packets as f64 / stats.wall_secs).round()
@@ -606,6 +617,35 @@ pub fn sections(a: &crate::audit::Audit) -> Vec<Section> {
             })
             .collect(),
     });
+    if a.summary.direction_unknown > 0 {
+        let listed = a.summary.direction_unknown_flows.len() as u64;
+        out.push(Section {
+            title: "Direction unknown".into(),
+            note: Some(format!(
+                "{} flows with no handshake seen, ports and content that do not tell client from server, and a finding only in the reading recorded: the finding is not raised, as the reversed reading breaks no rule{}.",
+                a.summary.direction_unknown,
+                if a.summary.direction_unknown > listed {
+                    format!(" (the first {listed} listed)")
+                } else {
+                    String::new()
+                }
+            )),
+            header: vec![s("flow"), s("as recorded"), s("would raise"), s("reversed (raises nothing)")],
+            rows: a
+                .summary
+                .direction_unknown_flows
+                .iter()
+                .map(|d| {
+                    vec![
+                        s(d.flow),
+                        d.as_recorded.clone(),
+                        d.as_recorded_would_raise.join(", "),
+                        d.reversed.clone(),
+                    ]
+                })
+                .collect(),
+        });
+    }
     out.push(Section {
         title: "Purposes".into(),
         note: None,
