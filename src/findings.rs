@@ -592,6 +592,10 @@ fn to_finding(id: String, k: &Key, a: &Acc) -> Finding {
 
 use crate::classify::verdict::{internal, G1};
 const SEC2_80: &str = "DOMAIN.md §2, \"Clients and services\", row \"Unencrypted web (80/TCP)\": credentials over 80 are a finding";
+const SEC2_POP3: &str = "DOMAIN.md §2, \"Clients and services\", row \"POP3 clients\" (110/TCP, 995/TCP secure POP3); credentials seen in clear are a finding as on 80/TCP";
+const SEC2_IMAP: &str = "DOMAIN.md §2, \"Clients and services\", row \"IMAP4 clients\" (143/TCP, 993/TCP secure IMAP); credentials seen in clear are a finding as on 80/TCP";
+const SEC2_SMTP: &str = "DOMAIN.md §2, \"Clients and services\", row \"Authenticated SMTP clients\" (587/TCP, TLS); credentials seen in clear are a finding as on 80/TCP";
+const SEC5_LDAP: &str = "DOMAIN.md §5, row \"Any role -> Active Directory\" (LDAP 389/3268, Kerberos); a simple bind sends the password in clear, a finding as on 80/TCP";
 
 fn check(
     f: &EndedFlow,
@@ -758,6 +762,7 @@ fn check(
                 c,
                 &pair,
                 format!("SMTP AUTH {}", s.auth_mechanism_used.as_deref().unwrap_or("")).trim(),
+                SEC2_SMTP,
             ));
         }
     }
@@ -767,6 +772,7 @@ fn check(
                 c,
                 &pair,
                 &format!("POP3 {}", p.login_mechanism.as_deref().unwrap_or("login")),
+                SEC2_POP3,
             ));
         }
     }
@@ -776,18 +782,20 @@ fn check(
                 c,
                 &pair,
                 &format!("IMAP {}", p.login_mechanism.as_deref().unwrap_or("login")),
+                SEC2_IMAP,
             ));
         }
     }
     if let Some(h) = &f.app.http {
         if h.basic_credentials {
-            hits.push(cleartext_credentials(c, &pair, "HTTP Basic credentials"));
+            hits.push(cleartext_credentials(c, &pair, "HTTP Basic credentials", SEC2_80));
         }
         if !h.ntlm.is_empty() && h.ntlm.contains(&"authenticate") {
             hits.push(cleartext_credentials(
                 c,
                 &pair,
-                "an NTLM authentication over cleartext HTTP",
+                "an NTLM authentication (a challenge response an eavesdropper can crack or relay)",
+                SEC2_80,
             ));
         }
     }
@@ -797,6 +805,7 @@ fn check(
                 c,
                 &pair,
                 "an LDAP simple bind with a password",
+                SEC5_LDAP,
             ));
         }
     }
@@ -807,11 +816,16 @@ fn check(
                 severity: Severity::Medium,
                 reference: "DOMAIN.md §2, \"Clients and services\": encrypted connections (TLS); versions below TLS 1.2 are deprecated".into(),
                 rule: c.rule.map(|r| r.id.clone()),
-                summary: format!(
-                    "{pair}: TLS {} negotiated{}",
-                    t.version.as_deref().unwrap_or("below 1.2"),
-                    t.sni.as_ref().map(|s| format!(" (SNI {s})")).unwrap_or_default()
-                ),
+                summary: {
+                    let sni = t.sni.as_ref().map(|s| format!(" (SNI {s})")).unwrap_or_default();
+                    match (&t.version, t.server_hello) {
+                        (Some(v), true) => format!("{pair}: TLS {v} negotiated{sni}"),
+                        _ => format!(
+                            "{pair}: the client offered only {}{sni}, and no server answer was seen",
+                            t.client_versions.first().map_or("versions below TLS 1.2".to_string(), |v| format!("TLS {v} and older"))
+                        ),
+                    }
+                },
                 related: None,
                 detail: None,
             });
@@ -839,11 +853,11 @@ impl std::fmt::Display for Pair {
     }
 }
 
-fn cleartext_credentials(c: &Classified<'_>, pair: &Pair, what: &str) -> Hit {
+fn cleartext_credentials(c: &Classified<'_>, pair: &Pair, what: &str, reference: &str) -> Hit {
     Hit {
         kind: FindingKind::CleartextCredentials,
         severity: Severity::High,
-        reference: SEC2_80.to_string(),
+        reference: reference.to_string(),
         rule: c.rule.map(|r| r.id.clone()),
         summary: format!("{pair}: {what} sent in clear text (the credential itself is not recorded)"),
         related: None,

@@ -45,9 +45,22 @@ fn mapi_capture_without_topology_knows_the_exchange_server_and_its_rpc() {
         return;
     };
     let (objs, _, _) = common::read_ndjson(&[&cap], &[]);
-    // 192.168.0.2 serves EMSMDB and NSPI: an Exchange server, with the evidence.
+    // 192.168.0.2 serves EMSMDB and NSPI over direct RPC: an Exchange 2010 (or
+    // earlier) server, Mailbox and Client Access, with the evidence.
     let h = host(&objs, "192.168.0.2").expect("192.168.0.2 is inferred");
-    assert_eq!(h["roles"], "mailbox", "{h}");
+    assert_eq!(h["roles"], "mailbox+client_access", "{h}");
+    let info = &summary(&objs)["topology_info"];
+    assert_eq!(
+        (info["exchange"].as_str(), info["exchange_from"].as_str()),
+        (Some("2010"), Some("evidence"))
+    );
+    assert!(
+        info["exchange_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("2010 or earlier: 192.168.0.2: serves"),
+        "{info}"
+    );
     let evidence: Vec<&str> = h["evidence"]
         .as_array()
         .unwrap()
@@ -55,11 +68,15 @@ fn mapi_capture_without_topology_knows_the_exchange_server_and_its_rpc() {
         .filter_map(|e| e.as_str())
         .collect();
     assert!(
-        evidence.iter().any(|e| e.starts_with("serves emsmdb (flow")),
+        evidence
+            .iter()
+            .any(|e| e.starts_with("serves emsmdb over direct RPC (flow")),
         "{evidence:?}"
     );
     assert!(
-        evidence.iter().any(|e| e.starts_with("serves nspi (flow")),
+        evidence
+            .iter()
+            .any(|e| e.starts_with("serves nspi over direct RPC (flow")),
         "{evidence:?}"
     );
     assert!(
