@@ -818,11 +818,18 @@ fn check(
                 rule: c.rule.map(|r| r.id.clone()),
                 summary: {
                     let sni = t.sni.as_ref().map(|s| format!(" (SNI {s})")).unwrap_or_default();
+                    // "1.0" is TLS 1.0, "ssl3" SSL 3.0.
+                    let label = |v: &str| match v.strip_prefix("ssl") {
+                        Some(n) => format!("SSL {n}.0"),
+                        None => format!("TLS {v}"),
+                    };
                     match (&t.version, t.server_hello) {
-                        (Some(v), true) => format!("{pair}: TLS {v} negotiated{sni}"),
+                        (Some(v), true) => format!("{pair}: {} negotiated{sni}", label(v)),
                         _ => format!(
                             "{pair}: the client offered only {}{sni}, and no server answer was seen",
-                            t.client_versions.first().map_or("versions below TLS 1.2".to_string(), |v| format!("TLS {v} and older"))
+                            t.client_versions
+                                .first()
+                                .map_or("versions below TLS 1.2".to_string(), |v| format!("{} and older", label(v)))
                         ),
                     }
                 },

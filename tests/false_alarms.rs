@@ -159,3 +159,268 @@ fn smtp_ssl_with_a_2063_syn_ack_is_one_session_without_a_restriction_finding() {
         None => eprintln!("tshark not installed: the tshark comparison is skipped"),
     }
 }
+
+/// (capture, topology or "-", kind, severity, client, server, service, flows)
+type Key = [String; 8];
+
+/// One run over `path` (with the lab topology when `topology` is given):
+/// the findings as review keys, and their summaries.
+fn findings_of(path: &Path, topology: Option<&Path>) -> Vec<(Key, String)> {
+    let mut extra: Vec<&str> = Vec::new();
+    let topo_text;
+    if let Some(t) = topology {
+        topo_text = t.display().to_string();
+        extra.extend(["--topology", &topo_text]);
+    }
+    let (objs, _, _) = read_ndjson(&[path], &extra);
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    let topo = topology.map_or("-".to_string(), |t| {
+        t.file_name().unwrap().to_string_lossy().to_string()
+    });
+    of_type(&objs, "finding")
+        .iter()
+        .map(|f| {
+            let e = &f["evidence"];
+            let text = |v: &serde_json::Value| v.as_str().map_or(v.to_string(), str::to_string);
+            (
+                [
+                    name.clone(),
+                    topo.clone(),
+                    text(&f["kind"]),
+                    text(&f["severity"]),
+                    text(&e["client"]),
+                    text(&e["server"]),
+                    text(&e["service"]),
+                    e["flow_count"].to_string(),
+                ],
+                text(&f["summary"]),
+            )
+        })
+        .collect()
+}
+
+fn capture_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            p.is_file() && (n.contains(".pcap") || n.ends_with(".gz"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The kind and the summary of a finding say the same thing (the summary's
+/// own words, before the rule id and the rule's note).
+fn kind_agrees_with_summary(kind: &str, full: &str) -> Result<(), String> {
+    // Cut at " rule <id>" (an id has a '-'): the note after it is the rule's.
+    let mut summary = full;
+    let mut from = 0;
+    while let Some(i) = full[from..].find(" rule ") {
+        let at = from + i;
+        let next = full[at + 6..].split([' ', ':', ',']).next().unwrap_or("");
+        if next.contains('-') {
+            summary = &full[..at];
+            break;
+        }
+        from = at + 6;
+    }
+    let documented = summary.contains("is documented");
+    let bad = match kind {
+        "internal-restriction" | "edge-bypass" | "perimeter-exposure" | "undocumented-flow" => documented,
+        "configuration-note" => !summary.contains("configuration condition"),
+        "disabled-by-default" => !summary.contains("disabled by default"),
+        "unknown-service" => !summary.contains("no rule"),
+        _ => false,
+    } || summary.contains("documented but noted");
+    if bad {
+        Err(format!("kind {kind} contradicts its summary: {full}"))
+    } else {
+        Ok(())
+    }
+}
+
+#[test]
+fn every_finding_on_every_capture_is_reviewed() {
+    let text = std::fs::read_to_string(common::repo().join("tests/expected/findings-review.tsv")).unwrap();
+    let mut expected: std::collections::BTreeMap<Key, String> = std::collections::BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert_eq!(
+            cols.len(),
+            9,
+            "findings-review.tsv line {}: 9 tab-separated columns",
+            n + 1
+        );
+        assert!(
+            cols[8].len() >= 40,
+            "findings-review.tsv line {}: the evidence column must say why the finding is true",
+            n + 1
+        );
+        let key: Key = std::array::from_fn(|i| cols[i].to_string());
+        assert!(
+            expected.insert(key, cols[8].to_string()).is_none(),
+            "findings-review.tsv line {}: listed twice",
+            n + 1
+        );
+    }
+    // The inputs: the project's captures twice (no topology, the lab's),
+    // the shared ones when they are beside the project.
+    let lab = common::repo().join("captures/site-edge.toml");
+    let mut runs: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+    for p in capture_files(&common::repo().join("captures")) {
+        runs.push((p.clone(), None));
+        runs.push((p, Some(lab.clone())));
+    }
+    let mut shared_present = true;
+    match (common::shared_public(), common::shared_corpus()) {
+        (Some(public), Some(corpus)) => {
+            runs.extend(capture_files(&public).into_iter().map(|p| (p, None)));
+            runs.extend(
+                capture_files(&corpus.join("captures"))
+                    .into_iter()
+                    .map(|p| (p, None)),
+            );
+        }
+        _ => {
+            shared_present = false;
+            common::skip(
+                "the shared part of every_finding_on_every_capture_is_reviewed",
+                "public and corpus",
+            );
+        }
+    }
+    let ran: std::collections::BTreeSet<String> = runs
+        .iter()
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().to_string())
+        .collect();
+    // Two at a time: the machine has two cores.
+    let half = runs.len().div_ceil(2);
+    let got: Vec<(Key, String)> = std::thread::scope(|s| {
+        let parts: Vec<_> = runs
+            .chunks(half.max(1))
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .flat_map(|(p, t)| findings_of(p, t.as_deref()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        parts.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let mut problems = Vec::new();
+    for (key, summary) in &got {
+        if let Err(e) = kind_agrees_with_summary(&key[2], summary) {
+            problems.push(format!("{}: {e}", key[0]));
+        }
+    }
+    let got_keys: std::collections::BTreeSet<&Key> = got.iter().map(|(k, _)| k).collect();
+    for (key, summary) in &got {
+        if !expected.contains_key(key) {
+            problems.push(format!(
+                "new finding, not reviewed (add it with its evidence, or fix it):\n{}\t\n  summary: {summary}",
+                key.join("\t")
+            ));
+        }
+    }
+    for key in expected.keys() {
+        let available = ran.contains(&key[0]);
+        if available && !got_keys.contains(key) {
+            problems.push(format!(
+                "reviewed finding no longer raised (remove it, or find what lost it):\n{}",
+                key.join("\t")
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    let checked = expected.keys().filter(|k| ran.contains(&k[0])).count();
+    assert!(checked > 0);
+    if !shared_present {
+        eprintln!("checked the {checked} reviewed findings of captures/ only");
+    }
+}
+
+#[test]
+fn kinds_and_summaries_are_checked_against_each_other() {
+    assert!(kind_agrees_with_summary(
+        "undocumented-flow",
+        "a -> b:25 is documented but noted by rule e19-smtp-client-25"
+    )
+    .is_err());
+    assert!(kind_agrees_with_summary(
+        "configuration-note",
+        "a -> b:25 is documented only under a configuration condition, rule x"
+    )
+    .is_ok());
+    assert!(kind_agrees_with_summary("perimeter-exposure", "a -> b:1190 violates rule e19-g3").is_ok());
+}
+
+#[test]
+fn a_guessed_direction_raises_no_direction_dependent_finding_on_mapi_pcap() {
+    let Some(p) = common::public_capture("mapi guessed direction", "zeek__dce-rpc__mapi.pcap") else {
+        return;
+    };
+    let (objs, _, _) = read_ndjson(&[&p], &[]);
+    let flows = of_type(&objs, "flow");
+    let oth = flows
+        .iter()
+        .find(|f| {
+            let ends = [f["client_port"].as_u64(), f["server_port"].as_u64()];
+            ends.contains(&Some(1031)) && ends.contains(&Some(1190))
+        })
+        .expect("the 1031 <-> 1190 flow");
+    assert_eq!(oth["state"], "OTH");
+    assert_eq!(oth["direction"], "guessed");
+    let id = oth["id"].as_u64().unwrap();
+    for f in of_type(&objs, "finding") {
+        let on_it = f["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x.as_u64() == Some(id));
+        assert!(
+            !(on_it && matches!(f["severity"].as_str(), Some("medium" | "high"))),
+            "{f}"
+        );
+    }
+    let s = of_type(&objs, "summary")[0];
+    let listed = s["direction_unknown_flows"].as_array().unwrap();
+    assert!(
+        listed.iter().any(
+            |d| d["flow"].as_u64() == Some(id) && d["as_recorded_would_raise"][0] == "perimeter-exposure"
+        ),
+        "{listed:?}"
+    );
+    // The table says so too.
+    let out = common::exaudit(&["read", p.to_str().unwrap(), "-f", "table"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("Direction unknown"), "{table}");
+    // Directions: handshakes seen, ports or content inferred, the rest guessed.
+    for f in &flows {
+        assert!(
+            matches!(f["direction"].as_str(), Some("seen" | "inferred" | "guessed")),
+            "{f}"
+        );
+        if f["history"].as_str().unwrap_or("").contains('S') {
+            assert_eq!(f["direction"], "seen", "{f}");
+        }
+    }
+    // Connections to 1032 opened before the endpoint-mapper answer (flow 28)
+    // naming 1032 for EMSMDB are MAPI, documented for the 2010 the evidence names.
+    for f in flows.iter().filter(|f| f["server_port"] == 1032) {
+        assert_eq!(f["purpose"], "rpc-dynamic", "{f}");
+        assert!(f["purpose_detail"].as_str().unwrap().starts_with("emsmdb"), "{f}");
+        assert_eq!(f["verdict"], "documented", "{f}");
+    }
+}
