@@ -3,8 +3,10 @@
 # every test (unit, integration on real captures, doc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# curl, tcpreplay and iproute2 drive the live-capture tests (skipped without root).
-bash scripts/setup.sh curl tcpreplay iproute2
+# curl, tcpreplay and iproute2 drive the live-capture tests (skipped without root);
+# tshark is the reference the flow tests compare with (they say so and skip it
+# when it is missing).
+bash scripts/setup.sh curl tcpreplay iproute2 tshark
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --all-targets
