@@ -19,6 +19,7 @@ const FLOW_FIELDS: &[&str] = &[
     "last_ts",
     "state",
     "history",
+    "direction",
     "c2s_packets",
     "c2s_bytes",
     "s2c_packets",
@@ -46,6 +47,7 @@ fn ndjson_flow_records_follow_the_contract() {
     assert_eq!(f["server"], "127.1.0.11");
     assert_eq!(f["server_port"], 25);
     assert_eq!(f["state"], "SF");
+    assert_eq!(f["direction"], "seen", "the SYN was captured");
     assert!(
         f["history"].as_str().unwrap().starts_with("ShA"),
         "{}",
@@ -67,6 +69,9 @@ fn ndjson_flow_records_follow_the_contract() {
         "capture_drops",
         "wall_time_s",
         "inputs",
+        "clock_jumps",
+        "direction_unknown",
+        "direction_unknown_flows",
     ] {
         assert!(s.get(k).is_some(), "summary lacks {k}");
     }
@@ -94,6 +99,7 @@ fn json_csv_and_table_formats() {
         .next()
         .unwrap()
         .starts_with("id,proto,client,client_port,server,server_port"));
+    assert!(text.lines().next().unwrap().contains(",state,history,direction,"));
     assert_eq!(lines.count(), flows.len());
 
     let out = common::exaudit(&["read", &path, "-f", "table"]);

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use crate::audit::Audit;
 
-const HEADER: &str = "id,proto,client,client_port,server,server_port,client_role,server_role,first_ts,last_ts,state,history,c2s_packets,c2s_bytes,s2c_packets,s2c_bytes,purpose,rule,findings\n";
+const HEADER: &str = "id,proto,client,client_port,server,server_port,client_role,server_role,first_ts,last_ts,state,history,direction,c2s_packets,c2s_bytes,s2c_packets,s2c_bytes,purpose,rule,findings\n";
 
 /// Quotes a field when it holds a comma, quote or newline.
 fn field(s: &str) -> String {
@@ -20,7 +20,7 @@ pub fn csv(a: &Audit, out: &mut dyn Write) -> io::Result<()> {
     for f in &a.flows {
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             f.id,
             f.proto,
             f.client,
@@ -33,6 +33,7 @@ pub fn csv(a: &Audit, out: &mut dyn Write) -> io::Result<()> {
             f.last_ts,
             f.state,
             field(f.history.as_str()),
+            f.direction,
             f.c2s_packets,
             f.c2s_bytes,
             f.s2c_packets,
