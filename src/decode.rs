@@ -137,6 +137,31 @@ pub struct Packet<'a> {
     /// Set for ICMP/ICMPv6 error messages (destination unreachable, time
     /// exceeded, parameter problem, packet too big, source quench, redirect).
     pub icmp_error: Option<IcmpError>,
+    /// Encapsulations the decoder went through to reach this (innermost)
+    /// IP packet, as [`encap`] bits; 0 for a plain frame.
+    pub encap: u8,
+}
+
+/// Encapsulation bits of [`Packet::encap`], with their summary names.
+pub mod encap {
+    pub const PPPOE: u8 = 1;
+    pub const MPLS: u8 = 2;
+    pub const GRE: u8 = 4;
+    pub const ERSPAN: u8 = 8;
+    pub const VXLAN: u8 = 16;
+    pub const GENEVE: u8 = 32;
+    /// IPv4 or IPv6 in IPv4 or IPv6 (IP-in-IP, 6in4, 4in6).
+    pub const IP_IN_IP: u8 = 64;
+    /// Every bit and its name.
+    pub const NAMES: [(u8, &str); 7] = [
+        (PPPOE, "pppoe"),
+        (MPLS, "mpls"),
+        (GRE, "gre"),
+        (ERSPAN, "erspan"),
+        (VXLAN, "vxlan"),
+        (GENEVE, "geneve"),
+        (IP_IN_IP, "ip_in_ip"),
+    ];
 }
 
 /// Why a frame could not be decoded into a [`Packet`]. Counted by reason.
@@ -194,7 +219,7 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, DecodeError> {
 )]
 mod parse {
     use super::{
-        v4_addr, Addr, DecodeError, Fragment, IcmpError, LinkType, Packet, TcpInfo, Tuple, PROTO_ICMP,
+        encap, v4_addr, Addr, DecodeError, Fragment, IcmpError, LinkType, Packet, TcpInfo, Tuple, PROTO_ICMP,
         PROTO_ICMPV6, PROTO_TCP, PROTO_UDP,
     };
 
@@ -203,6 +228,26 @@ mod parse {
     const ETHERTYPE_VLAN: u16 = 0x8100;
     const ETHERTYPE_QINQ: u16 = 0x88a8;
     const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
+    const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
+    const ETHERTYPE_MPLS: u16 = 0x8847;
+    const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
+    /// GRE protocol types: transparent Ethernet bridging, ERSPAN type I/II, III.
+    const GRE_ETHERNET: u16 = 0x6558;
+    const GRE_ERSPAN_2: u16 = 0x88be;
+    const GRE_ERSPAN_3: u16 = 0x22eb;
+    const PPP_IPV4: u16 = 0x0021;
+    const PPP_IPV6: u16 = 0x0057;
+    const PROTO_IPIP: u8 = 4;
+    const PROTO_IPV6_IN_IP: u8 = 41;
+    const PROTO_GRE: u8 = 47;
+    const PORT_VXLAN: u16 = 4789;
+    const PORT_GENEVE: u16 = 6081;
+    /// Encapsulations followed inside one another before the outer packet is
+    /// taken as it is (a crafted tunnel-in-tunnel-in-tunnel is not followed
+    /// without bound).
+    const MAX_DEPTH: u8 = 4;
+    /// MPLS labels followed before giving up.
+    const MAX_MPLS_LABELS: usize = 8;
     /// VLAN tags followed before giving up with `TooManyVlanTags`.
     const MAX_VLAN_TAGS: usize = 8;
     /// IPv6 extension headers followed before giving up with `IpInvalid`.
@@ -266,10 +311,7 @@ mod parse {
 
     pub(super) fn decode_frame(link: LinkType, frame: &[u8]) -> Result<Packet<'_>, DecodeError> {
         match link {
-            LinkType::Ethernet => {
-                let ethertype = be16(frame, 12).ok_or(DecodeError::LinkTruncated)?;
-                ethertype_payload(ethertype, tail(frame, ETH_HEADER_LEN))
-            }
+            LinkType::Ethernet => ethernet(frame, 0),
             LinkType::LinuxSll => {
                 if frame.len() < SLL_HEADER_LEN {
                     return Err(DecodeError::LinkTruncated);
@@ -288,12 +330,12 @@ mod parse {
             }
             LinkType::Raw => match byte(frame, 0).map(|b| b >> 4) {
                 None => Err(DecodeError::LinkTruncated),
-                Some(4) => parse_ipv4(frame),
-                Some(6) => parse_ipv6(frame),
+                Some(4) => parse_ipv4(frame, 0),
+                Some(6) => parse_ipv6(frame, 0),
                 Some(_) => Err(DecodeError::IpInvalid),
             },
-            LinkType::Ipv4 => parse_ipv4(frame),
-            LinkType::Ipv6 => parse_ipv6(frame),
+            LinkType::Ipv4 => parse_ipv4(frame, 0),
+            LinkType::Ipv6 => parse_ipv6(frame, 0),
             LinkType::Null | LinkType::Loop => {
                 let family = arr::<4>(frame, 0).ok_or(DecodeError::LinkTruncated)?;
                 let ip = tail(frame, NULL_HEADER_LEN);
@@ -303,9 +345,9 @@ mod parse {
                 let le = u32::from_le_bytes(family);
                 let be = u32::from_be_bytes(family);
                 if le == AF_INET || be == AF_INET {
-                    parse_ipv4(ip)
+                    parse_ipv4(ip, 0)
                 } else if AF_INET6.contains(&le) || AF_INET6.contains(&be) {
-                    parse_ipv6(ip)
+                    parse_ipv6(ip, 0)
                 } else {
                     Err(DecodeError::NotIp)
                 }
@@ -321,12 +363,30 @@ mod parse {
         if arphrd == ARPHRD_NETLINK {
             return Err(DecodeError::NotIp);
         }
-        ethertype_payload(protocol, rest)
+        ethertype_payload(protocol, rest, 0)
     }
 
-    /// Follows VLAN tags (802.1Q, 802.1ad, old QinQ 0x9100) then IP.
+    /// An Ethernet frame (the link, or one carried by a tunnel).
     #[inline]
-    fn ethertype_payload(mut ethertype: u16, mut rest: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    fn ethernet(frame: &[u8], depth: u8) -> Result<Packet<'_>, DecodeError> {
+        let ethertype = be16(frame, 12).ok_or(DecodeError::LinkTruncated)?;
+        ethertype_payload(ethertype, tail(frame, ETH_HEADER_LEN), depth)
+    }
+
+    /// Marks a packet found inside an encapsulation.
+    #[inline]
+    fn inside(p: Result<Packet<'_>, DecodeError>, bit: u8) -> Result<Packet<'_>, DecodeError> {
+        p.map(|mut p| {
+            p.encap |= bit;
+            p
+        })
+    }
+
+    /// Follows VLAN tags (802.1Q, 802.1ad, old QinQ 0x9100), then IP, or a
+    /// PPPoE session or an MPLS label stack (also inside VLANs) to the IP
+    /// they carry.
+    #[inline]
+    fn ethertype_payload(mut ethertype: u16, mut rest: &[u8], depth: u8) -> Result<Packet<'_>, DecodeError> {
         let mut tags = 0usize;
         while matches!(ethertype, ETHERTYPE_VLAN | ETHERTYPE_QINQ | ETHERTYPE_QINQ_OLD) {
             if tags >= MAX_VLAN_TAGS {
@@ -337,9 +397,117 @@ mod parse {
             rest = tail(rest, VLAN_TAG_LEN);
         }
         match ethertype {
-            ETHERTYPE_IPV4 => parse_ipv4(rest),
-            ETHERTYPE_IPV6 => parse_ipv6(rest),
+            ETHERTYPE_IPV4 => parse_ipv4(rest, depth),
+            ETHERTYPE_IPV6 => parse_ipv6(rest, depth),
+            ETHERTYPE_PPPOE_SESSION => inside(pppoe(rest, depth), encap::PPPOE),
+            ETHERTYPE_MPLS | ETHERTYPE_MPLS_MULTICAST => inside(mpls(rest, depth), encap::MPLS),
             _ => Err(DecodeError::NotIp),
+        }
+    }
+
+    /// PPPoE session stage (RFC 2516): version/type, code, session id and
+    /// length, then the PPP protocol (IPv4 0x0021, IPv6 0x0057; LCP, IPCP
+    /// and the rest are not IP). The length field bounds the PPP payload.
+    fn pppoe(b: &[u8], depth: u8) -> Result<Packet<'_>, DecodeError> {
+        let vt = byte(b, 0).ok_or(DecodeError::LinkTruncated)?;
+        if vt != 0x11 {
+            return Err(DecodeError::NotIp);
+        }
+        let len = usize::from(be16(b, 4).ok_or(DecodeError::LinkTruncated)?);
+        let ppp = clamp(tail(b, 6), len);
+        let proto = be16(ppp, 0).ok_or(DecodeError::LinkTruncated)?;
+        let ip = tail(ppp, 2);
+        match proto {
+            PPP_IPV4 => parse_ipv4(ip, depth),
+            PPP_IPV6 => parse_ipv6(ip, depth),
+            _ => Err(DecodeError::NotIp),
+        }
+    }
+
+    /// An MPLS label stack (RFC 3032) to its bottom, then what it carries:
+    /// IPv4 or IPv6 by the version nibble, or (nibble 0, a pseudowire
+    /// control word) an Ethernet frame.
+    fn mpls(mut b: &[u8], depth: u8) -> Result<Packet<'_>, DecodeError> {
+        for _ in 0..MAX_MPLS_LABELS {
+            let entry = be32(b, 0).ok_or(DecodeError::LinkTruncated)?;
+            b = tail(b, 4);
+            if entry & 0x100 != 0 {
+                return match byte(b, 0).map(|v| v >> 4) {
+                    Some(4) => parse_ipv4(b, depth),
+                    Some(6) => parse_ipv6(b, depth),
+                    Some(0) if depth < MAX_DEPTH => ethernet(tail(b, 4), depth.saturating_add(1)),
+                    Some(_) => Err(DecodeError::NotIp),
+                    None => Err(DecodeError::LinkTruncated),
+                };
+            }
+        }
+        Err(DecodeError::NotIp)
+    }
+
+    /// GRE (RFC 2784/2890, version 0): checksum, key and sequence fields by
+    /// the flags, then IPv4, IPv6, MPLS, a bridged Ethernet frame, or
+    /// ERSPAN type I/II (0x88be; type II has the sequence bit and an 8-byte
+    /// header) and type III (0x22eb, a 12-byte header and an optional 8-byte
+    /// platform subheader) to the mirrored Ethernet frame. `None` when the
+    /// payload is something else (PPTP's enhanced GRE, keepalives...).
+    fn gre(b: &[u8], depth: u8) -> Option<Result<Packet<'_>, DecodeError>> {
+        let flags = be16(b, 0)?;
+        if flags & 0x0007 != 0 {
+            return None;
+        }
+        let proto = be16(b, 2)?;
+        let mut off = 4usize;
+        for bit in [0x8000u16, 0x2000, 0x1000] {
+            if flags & bit != 0 {
+                off = off.checked_add(4)?;
+            }
+        }
+        let rest = b.get(off..)?;
+        let next = depth.checked_add(1)?;
+        let inner = match proto {
+            0x0800 => parse_ipv4(rest, next),
+            0x86dd => parse_ipv6(rest, next),
+            ETHERTYPE_MPLS => inside(mpls(rest, next), encap::MPLS),
+            GRE_ETHERNET => ethernet(rest, next),
+            GRE_ERSPAN_2 if flags & 0x1000 == 0 => inside(ethernet(rest, next), encap::ERSPAN),
+            GRE_ERSPAN_2 => inside(ethernet(rest.get(8..)?, next), encap::ERSPAN),
+            GRE_ERSPAN_3 => {
+                let platform = byte(rest, 11)? & 1 != 0;
+                let skip = if platform { 20 } else { 12 };
+                inside(ethernet(rest.get(skip..)?, next), encap::ERSPAN)
+            }
+            _ => return None,
+        };
+        Some(inside(inner, encap::GRE))
+    }
+
+    /// VXLAN (RFC 7348, UDP 4789) with the VNI flag, or Geneve (RFC 8926,
+    /// UDP 6081) carrying Ethernet, IPv4 or IPv6; `None` otherwise.
+    fn udp_tunnel(port: u16, b: &[u8], depth: u8) -> Option<Result<Packet<'_>, DecodeError>> {
+        let next = depth.checked_add(1)?;
+        match port {
+            PORT_VXLAN => {
+                if byte(b, 0)? & 0x08 == 0 {
+                    return None;
+                }
+                Some(inside(ethernet(b.get(8..)?, next), encap::VXLAN))
+            }
+            PORT_GENEVE => {
+                let v = byte(b, 0)?;
+                if v >> 6 != 0 {
+                    return None;
+                }
+                let opts = usize::from(v & 0x3f).checked_mul(4)?;
+                let rest = b.get(opts.checked_add(8)?..)?;
+                let inner = match be16(b, 2)? {
+                    GRE_ETHERNET => ethernet(rest, next),
+                    0x0800 => parse_ipv4(rest, next),
+                    0x86dd => parse_ipv6(rest, next),
+                    _ => return None,
+                };
+                Some(inside(inner, encap::GENEVE))
+            }
+            _ => None,
         }
     }
 
@@ -351,7 +519,7 @@ mod parse {
         fragment: Option<Fragment>,
     }
 
-    fn parse_ipv4(ip: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    fn parse_ipv4(ip: &[u8], depth: u8) -> Result<Packet<'_>, DecodeError> {
         let (fixed, _) = ip
             .split_first_chunk::<IPV4_MIN_HEADER_LEN>()
             .ok_or(DecodeError::IpInvalid)?;
@@ -393,10 +561,10 @@ mod parse {
         if offset != 0 {
             return Ok(unparsed(&view, proto, payload, l4_len));
         }
-        transport(&view, proto, payload, l4_len, false)
+        transport(&view, proto, payload, l4_len, false, depth)
     }
 
-    fn parse_ipv6(ip: &[u8]) -> Result<Packet<'_>, DecodeError> {
+    fn parse_ipv6(ip: &[u8], depth: u8) -> Result<Packet<'_>, DecodeError> {
         let (fixed, _) = ip
             .split_first_chunk::<IPV6_HEADER_LEN>()
             .ok_or(DecodeError::IpInvalid)?;
@@ -427,7 +595,7 @@ mod parse {
         if ext.fragment.is_some_and(|f| f.offset != 0) {
             return Ok(unparsed(&view, ext.proto, payload, l4_len));
         }
-        transport(&view, ext.proto, payload, l4_len, true)
+        transport(&view, ext.proto, payload, l4_len, true, depth)
     }
 
     /// Result of following IPv6 extension headers.
@@ -509,6 +677,7 @@ mod parse {
             tcp: None,
             fragment: view.fragment,
             icmp_error: None,
+            encap: 0,
         }
     }
 
@@ -520,7 +689,31 @@ mod parse {
         data: &'a [u8],
         l4_len: usize,
         v6: bool,
+        depth: u8,
     ) -> Result<Packet<'a>, DecodeError> {
+        // Tunnels: the innermost packet is the flow. A tunnel whose inner
+        // packet does not decode stays the outer packet it is; fragments of
+        // a tunnel are counted as the outer flow.
+        let inner = clamp(data, l4_len);
+        if depth < MAX_DEPTH && view.fragment.is_none() {
+            let next = depth.saturating_add(1);
+            let tunnelled = match proto {
+                PROTO_IPIP => Some(inside(parse_ipv4(inner, next), encap::IP_IN_IP)),
+                PROTO_IPV6_IN_IP => Some(inside(parse_ipv6(inner, next), encap::IP_IN_IP)),
+                PROTO_GRE => gre(inner, depth),
+                PROTO_UDP => match (be16(inner, 0), be16(inner, 2)) {
+                    (Some(sp), Some(dp)) => [dp, sp]
+                        .into_iter()
+                        .find(|p| matches!(*p, PORT_VXLAN | PORT_GENEVE))
+                        .and_then(|p| udp_tunnel(p, tail(inner, UDP_HEADER_LEN), depth)),
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(Ok(p)) = tunnelled {
+                return Ok(p);
+            }
+        }
         let mut pkt = unparsed(view, proto, data, l4_len);
         let done = match proto {
             PROTO_TCP => parse_tcp(&mut pkt, data, l4_len),
@@ -812,6 +1005,134 @@ mod tests {
         );
         assert_eq!(p.fragment, None);
         assert_eq!(p.icmp_error, None);
+    }
+
+    /// An outer IPv4 header around `inner` (protocol `proto`), 192.0.2.1 -> .2.
+    fn outer4(proto: u8, inner: &[u8]) -> Vec<u8> {
+        let total = u16::try_from(20 + inner.len()).unwrap();
+        cat(&[&ipv4(proto, [192, 0, 2, 1], [192, 0, 2, 2], total, 1, 0), inner])
+    }
+
+    /// An outer UDP datagram to `dport` around `inner`.
+    fn outer_udp(dport: u16, inner: &[u8]) -> Vec<u8> {
+        let len = u16::try_from(8 + inner.len()).unwrap();
+        outer4(PROTO_UDP, &cat(&[&udp(40000, dport, len), inner]))
+    }
+
+    fn inner_eth() -> Vec<u8> {
+        cat(&[&eth(0x0800), &ipv4_tcp_hello()])
+    }
+
+    fn decoded(f: &[u8]) -> Packet<'_> {
+        decode(LinkType::Ethernet, f).unwrap()
+    }
+
+    #[test]
+    fn pppoe_session_plain_and_inside_a_vlan() {
+        let ip = ipv4_tcp_hello();
+        let len = u16::try_from(2 + ip.len()).unwrap();
+        let mut pppoe = vec![0x11, 0x00, 0x12, 0x34];
+        pppoe.extend_from_slice(&len.to_be_bytes());
+        pppoe.extend_from_slice(&[0x00, 0x21]);
+        let f = cat(&[&eth(0x8864), &pppoe, &ip, &[0; 6]]);
+        let p = decoded(&f);
+        assert_hello(&p);
+        assert_eq!(p.encap, encap::PPPOE);
+        let f = cat(&[&eth(0x8100), &tag(7, 0x8864), &pppoe, &ip]);
+        assert_hello(&decoded(&f));
+        // LCP (0xc021) is not IP.
+        let lcp = cat(&[&eth(0x8864), &[0x11, 0, 0x12, 0x34, 0, 6, 0xc0, 0x21, 1, 1, 0, 4]]);
+        assert_eq!(decode(LinkType::Ethernet, &lcp), Err(DecodeError::NotIp));
+    }
+
+    #[test]
+    fn mpls_label_stacks_to_ip_and_to_a_pseudowire() {
+        // Two labels, the second with bottom-of-stack.
+        let labels = [0x00, 0x01, 0x00, 0x40, 0x00, 0x02, 0x01, 0x40];
+        let f = cat(&[&eth(0x8847), &labels, &ipv4_tcp_hello()]);
+        let p = decoded(&f);
+        assert_hello(&p);
+        assert_eq!(p.encap, encap::MPLS);
+        // Ethernet pseudowire with a control word.
+        let f = cat(&[&eth(0x8847), &[0x00, 0x03, 0x01, 0x40], &[0; 4], &inner_eth()]);
+        assert_hello(&decoded(&f));
+        // No bottom of stack within 8 labels: not IP.
+        let f = cat(&[&eth(0x8847), &[0x00, 0x01, 0x00, 0x40].repeat(9)]);
+        assert_eq!(decode(LinkType::Ethernet, &f), Err(DecodeError::NotIp));
+    }
+
+    #[test]
+    fn gre_erspan_and_ip_in_ip_give_the_inner_flow() {
+        // GRE with a key carrying IPv4.
+        let gre_ip = cat(&[&[0x20, 0x00, 0x08, 0x00, 0, 0, 0, 9], &ipv4_tcp_hello()]);
+        let f = cat(&[&eth(0x0800), &outer4(47, &gre_ip)]);
+        let p = decoded(&f);
+        assert_hello(&p);
+        assert_eq!(p.encap, encap::GRE);
+        // Transparent Ethernet bridging.
+        let gre_eth = cat(&[&[0x00, 0x00, 0x65, 0x58], &inner_eth()]);
+        assert_hello(&decoded(&cat(&[&eth(0x0800), &outer4(47, &gre_eth)])));
+        // ERSPAN type II: GRE with a sequence number, an 8-byte ERSPAN header.
+        let e2 = cat(&[
+            &[0x10, 0x00, 0x88, 0xbe, 0, 0, 0, 1],
+            &[0x10, 0x01, 0, 0, 0, 0, 0, 0],
+            &inner_eth(),
+        ]);
+        let f = cat(&[&eth(0x0800), &outer4(47, &e2)]);
+        let p = decoded(&f);
+        assert_hello(&p);
+        assert_eq!(p.encap, encap::GRE | encap::ERSPAN);
+        // ERSPAN type III with the platform subheader (O bit).
+        let mut h3 = vec![0x20, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01];
+        h3.extend_from_slice(&[0; 8]);
+        let e3 = cat(&[&[0x10, 0x00, 0x22, 0xeb, 0, 0, 0, 1], &h3, &inner_eth()]);
+        assert_hello(&decoded(&cat(&[&eth(0x0800), &outer4(47, &e3)])));
+        // IP-in-IP and 6in4.
+        let f = cat(&[&eth(0x0800), &outer4(4, &ipv4_tcp_hello())]);
+        let p = decoded(&f);
+        assert_hello(&p);
+        assert_eq!(p.encap, encap::IP_IN_IP);
+        let f = cat(&[&eth(0x0800), &outer4(41, &ipv6_udp_dns())]);
+        let p = decoded(&f);
+        assert_eq!((p.tuple.sport, p.tuple.dport), (5353, 53));
+        // PPTP's enhanced GRE (version 1) stays the outer flow.
+        let pptp = cat(&[&[0x30, 0x01, 0x88, 0x0b, 0, 0, 0, 0, 0, 0, 0, 0], &[0; 8]]);
+        let f = cat(&[&eth(0x0800), &outer4(47, &pptp)]);
+        let p = decoded(&f);
+        assert_eq!((p.tuple.proto, p.encap), (47, 0));
+    }
+
+    #[test]
+    fn vxlan_and_geneve_give_the_inner_flow() {
+        let vx = cat(&[&[0x08, 0, 0, 0, 0, 0, 0x2a, 0], &inner_eth()]);
+        let f = cat(&[&eth(0x0800), &outer_udp(4789, &vx)]);
+        let p = decoded(&f);
+        assert_hello(&p);
+        assert_eq!(p.encap, encap::VXLAN);
+        // Geneve with one 8-byte option, carrying Ethernet.
+        let gv = cat(&[&[0x02, 0, 0x65, 0x58, 0, 0, 0x2a, 0], &[0; 8], &inner_eth()]);
+        let f = cat(&[&eth(0x0800), &outer_udp(6081, &gv)]);
+        let p = decoded(&f);
+        assert_hello(&p);
+        assert_eq!(p.encap, encap::GENEVE);
+        // Not VXLAN after all (no VNI flag): the outer UDP flow.
+        let junk = cat(&[&[0x00; 8], &inner_eth()]);
+        let f = cat(&[&eth(0x0800), &outer_udp(4789, &junk)]);
+        let p = decoded(&f);
+        assert_eq!((p.tuple.proto, p.tuple.dport, p.encap), (PROTO_UDP, 4789, 0));
+    }
+
+    #[test]
+    fn tunnels_in_tunnels_stop_at_the_depth_limit() {
+        let mut pkt = ipv4_tcp_hello();
+        for _ in 0..10 {
+            pkt = outer4(4, &pkt);
+        }
+        // Followed four deep, then the packet is taken as it is: an
+        // IP-in-IP datagram between the tunnel ends, never a panic.
+        let p = decode(LinkType::Raw, &pkt).unwrap();
+        assert_eq!(p.tuple.proto, 4);
+        assert_eq!(p.encap, encap::IP_IN_IP);
     }
 
     // Real frames copied from public captures.

@@ -214,6 +214,8 @@ pub struct CaptureStats {
     pub packets: u64,
     pub bytes: u64,
     pub decode_errors: BTreeMap<&'static str, u64>,
+    /// Packets decoded through each encapsulation (PPPoE, MPLS, GRE, ...).
+    pub encapsulations: BTreeMap<&'static str, u64>,
     /// Fragments after the first whose first fragment was not seen.
     pub fragments_unmatched: u64,
     /// Times the capture thread found the channel full and waited.
@@ -350,6 +352,13 @@ impl<S: BuildHasher> Capture<S> {
                 return;
             }
         };
+        if p.encap != 0 {
+            for (bit, name) in decode::encap::NAMES {
+                if p.encap & bit != 0 {
+                    *self.stats.encapsulations.entry(name).or_insert(0) += 1;
+                }
+            }
+        }
         let mut tuple = p.tuple;
         if let Some(frag) = p.fragment {
             if frag.offset == 0 {

@@ -424,3 +424,75 @@ fn a_guessed_direction_raises_no_direction_dependent_finding_on_mapi_pcap() {
         assert_eq!(f["verdict"], "documented", "{f}");
     }
 }
+
+#[test]
+fn pppoe_capture_shows_its_smtp_sessions_and_matches_tshark() {
+    let Some(p) = corpus("wswiki__SampleCaptures__sldy.pcap") else {
+        return;
+    };
+    let day = "86400";
+    let (objs, _, _) = read_ndjson(
+        &[&p],
+        &[
+            "--tcp-timeout",
+            day,
+            "--tcp-closed-timeout",
+            day,
+            "--udp-timeout",
+            day,
+        ],
+    );
+    let s = of_type(&objs, "summary")[0];
+    // 2,364 of its 2,370 frames are PPPoE sessions: none is "not IP" now.
+    assert_eq!(s["encapsulations"]["pppoe"], 2364, "{s}");
+    assert!(s["decode_errors"].get("not_ip").is_none(), "{s}");
+    let smtp: Vec<_> = of_type(&objs, "flow")
+        .into_iter()
+        .filter(|f| f["server_port"] == 25 && f["app"]["smtp"].is_object())
+        .collect();
+    assert!(smtp.len() >= 5, "{} SMTP sessions", smtp.len());
+    match tshark_conversations(&p) {
+        Some(rows) => {
+            let mut ours: Vec<String> = Vec::new();
+            for f in of_type(&objs, "flow") {
+                let proto = f["proto"].as_str().unwrap();
+                if proto != "tcp" && proto != "udp" {
+                    continue;
+                }
+                let c = (
+                    f["client"].as_str().unwrap().parse::<std::net::IpAddr>().unwrap(),
+                    f["client_port"].as_u64().unwrap(),
+                );
+                let sv = (
+                    f["server"].as_str().unwrap().parse::<std::net::IpAddr>().unwrap(),
+                    f["server_port"].as_u64().unwrap(),
+                );
+                let (cp, sp) = (
+                    f["c2s_packets"].as_u64().unwrap(),
+                    f["s2c_packets"].as_u64().unwrap(),
+                );
+                let key = |a: &(std::net::IpAddr, u64)| {
+                    let o = match a.0 {
+                        std::net::IpAddr::V4(v) => v.to_ipv6_mapped().octets(),
+                        std::net::IpAddr::V6(v) => v.octets(),
+                    };
+                    (o, a.1)
+                };
+                let (lo, hi, a, b) = if key(&c) <= key(&sv) {
+                    (c, sv, cp, sp)
+                } else {
+                    (sv, c, sp, cp)
+                };
+                ours.push(format!("{proto} {} {} {} {} {a} {b}", lo.0, lo.1, hi.0, hi.1));
+            }
+            ours.sort();
+            let mut theirs = rows;
+            theirs.sort();
+            assert_eq!(
+                ours, theirs,
+                "flows inside PPPoE differ from tshark's conversations"
+            );
+        }
+        None => eprintln!("tshark not installed: the tshark comparison is skipped"),
+    }
+}

@@ -723,7 +723,11 @@ pub fn infer_topology(observations: &[HostObservation], site: Site) -> Inference
                 }
             }
         }
-        edge_seen |= roles.contains(Role::Edge);
+        // Subscribed means EdgeSync: an Edge guessed from SMTP alone (a
+        // public mail server the internet reaches) says nothing about a
+        // subscription, and must not turn every other public mail server
+        // into an "Edge bypass".
+        edge_seen |= roles.contains(Role::Edge) && obs.tcp(50636);
         let host = InferredHost {
             addr,
             block: None,

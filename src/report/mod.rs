@@ -354,6 +354,9 @@ pub struct Summary {
     pub packets: u64,
     pub bytes: u64,
     pub decode_errors: BTreeMap<String, u64>,
+    /// Packets decoded through each encapsulation, by name (`pppoe`,
+    /// `mpls`, `gre`, `erspan`, `vxlan`, `geneve`, `ip_in_ip`).
+    pub encapsulations: BTreeMap<String, u64>,
     pub fragments_unmatched: u64,
     pub flows: u64,
     pub peak_flows: u64,
@@ -431,6 +434,11 @@ impl Summary {
             packets: c.packets + unsupported,
             bytes: c.files.iter().map(|(_, f)| f.bytes).sum(),
             decode_errors,
+            encapsulations: c
+                .encapsulations
+                .iter()
+                .map(|(k, v)| (k.to_string(), *v))
+                .collect(),
             fragments_unmatched: c.fragments_unmatched,
             flows: stats.table.flows_created,
             peak_flows: stats.table.peak_flows,
