@@ -137,7 +137,9 @@ pub enum FailOn {
 
 #[derive(Debug, Args)]
 pub struct ReadArgs {
-    /// Capture files, read in the order given.
+    /// Capture files (pcap or pcapng, plain, gzip or zstd, told by content),
+    /// read in the order given; `-` is standard input, a directory every
+    /// capture in it.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
     /// Site topology (TOML); without it the roles are inferred from the traffic.

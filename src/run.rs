@@ -129,6 +129,62 @@ pub fn generation(text: &str) -> Result<Generation, String> {
     })
 }
 
+/// The inputs as given, with each directory replaced by the captures in it
+/// (regular files whose first bytes are pcap, pcapng, gzip or zstd, in name
+/// order, not descending into subdirectories); the other files are named in
+/// a warning.
+fn expand_inputs(files: &[PathBuf]) -> Vec<PathBuf> {
+    use crate::source::offline::{content_of, Content};
+    let mut out = Vec::new();
+    for f in files {
+        if !f.is_dir() {
+            out.push(f.clone());
+            continue;
+        }
+        let mut found: Vec<PathBuf> = Vec::new();
+        let mut skipped: Vec<String> = Vec::new();
+        match std::fs::read_dir(f) {
+            Ok(entries) => {
+                for e in entries.flatten() {
+                    let p = e.path();
+                    if !p.is_file() {
+                        continue;
+                    }
+                    let mut head = [0u8; 4];
+                    let n = std::fs::File::open(&p)
+                        .and_then(|mut h| io::Read::read(&mut h, &mut head))
+                        .unwrap_or(0);
+                    if content_of(head.get(..n).unwrap_or_default()) == Content::Other {
+                        skipped.push(
+                            p.file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default(),
+                        );
+                    } else {
+                        found.push(p);
+                    }
+                }
+            }
+            Err(e) => eprintln!("exaudit: error: {}: cannot list the directory: {e}", f.display()),
+        }
+        found.sort();
+        skipped.sort();
+        if !skipped.is_empty() {
+            eprintln!(
+                "exaudit: warning: {}: {} files are not captures and were skipped ({})",
+                f.display(),
+                skipped.len(),
+                skipped.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        if found.is_empty() {
+            eprintln!("exaudit: warning: {}: no capture in this directory", f.display());
+        }
+        out.extend(found);
+    }
+    out
+}
+
 /// Reads captures through the pipeline and the analyzer.
 fn analyze_files(
     files: &[PathBuf],
@@ -141,6 +197,7 @@ fn analyze_files(
     Vec<crate::analyze::EndedFlow>,
     crate::flow::expect::ExpectStats,
 ) {
+    let files = &expand_inputs(files)[..];
     let total: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())

@@ -302,3 +302,123 @@ fn output_to_dev_null_leaves_the_device_alone() {
     let meta = std::fs::metadata("/dev/null").unwrap();
     assert!(!meta.is_file(), "/dev/null was replaced by a regular file");
 }
+
+/// Runs `exaudit read ARGS -f ndjson` with `input` on standard input.
+fn read_stdin(args: &[&str], input: &[u8]) -> (Vec<serde_json::Value>, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_exaudit"))
+        .arg("read")
+        .args(args)
+        .args(["-f", "ndjson"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let data = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    let objs = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (objs, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn flow_rows(objs: &[serde_json::Value]) -> Vec<String> {
+    common::of_type(objs, "flow")
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{} {}:{} {} {}/{}",
+                f["client"],
+                f["client_port"],
+                f["server"],
+                f["server_port"],
+                f["history"],
+                f["c2s_packets"],
+                f["s2c_packets"]
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn standard_input_and_zstd_are_read_by_content() {
+    let cap = common::capture("smtp-plain.pcap");
+    let (plain, _, _) = common::read_ndjson(&[&cap], &[]);
+    let bytes = std::fs::read(&cap).unwrap();
+    // `tcpdump -w - | exaudit read -`: plain, gzip and zstd on standard input.
+    let (objs, err) = read_stdin(&["-"], &bytes);
+    assert_eq!(flow_rows(&objs), flow_rows(&plain), "{err}");
+    assert_eq!(common::of_type(&objs, "summary")[0]["inputs"][0]["file"], "-");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &bytes).unwrap();
+    let (objs, err) = read_stdin(&["-"], &gz.finish().unwrap());
+    assert_eq!(flow_rows(&objs), flow_rows(&plain), "{err}");
+    let zst = zstd::encode_all(&bytes[..], 3).unwrap();
+    let (objs, err) = read_stdin(&["-"], &zst);
+    assert_eq!(flow_rows(&objs), flow_rows(&plain), "{err}");
+    // A .zst file, and one whose name says nothing: the content decides.
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["case.pcap.zst", "case.bin"] {
+        let p = dir.path().join(name);
+        std::fs::write(&p, &zst).unwrap();
+        let (objs, code, err) = common::read_ndjson(&[&p], &[]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(flow_rows(&objs), flow_rows(&plain), "{name}");
+    }
+}
+
+#[test]
+fn a_directory_reads_every_capture_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp = std::fs::read(common::capture("smtp-plain.pcap")).unwrap();
+    let dns = std::fs::read(common::capture("dns.pcap")).unwrap();
+    std::fs::write(dir.path().join("a-smtp.pcap"), &smtp).unwrap();
+    std::fs::write(
+        dir.path().join("b-dns.pcap.zst"),
+        zstd::encode_all(&dns[..], 3).unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("notes.txt"),
+        "case 123: customer says mail is slow\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("old")).unwrap();
+    let (objs, code, err) = common::read_ndjson(&[dir.path()], &[]);
+    assert_eq!(code, 0, "{err}");
+    let inputs: Vec<String> = common::of_type(&objs, "summary")[0]["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i["file"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(inputs, vec!["a-smtp.pcap", "b-dns.pcap.zst"]);
+    assert!(
+        err.contains("1 files are not captures and were skipped (notes.txt)"),
+        "{err}"
+    );
+    let (a, _, _) = common::read_ndjson(
+        &[&common::capture("smtp-plain.pcap"), &common::capture("dns.pcap")],
+        &[],
+    );
+    assert_eq!(
+        common::of_type(&objs, "flow").len(),
+        common::of_type(&a, "flow").len()
+    );
+}

@@ -95,19 +95,51 @@ struct Iface {
     offset_s: i64,
 }
 
-fn open(path: &Path) -> Result<Box<dyn Read + Send>, String> {
-    let mut f = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    let mut magic = [0u8; 2];
-    let n = f.read(&mut magic).map_err(|e| format!("cannot read: {e}"))?;
-    drop(f);
-    let f = File::open(path).map_err(|e| format!("cannot open: {e}"))?;
-    if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(flate2::read::MultiGzDecoder::new(
-            BufReader::with_capacity(1 << 16, f),
-        )))
-    } else {
-        Ok(Box::new(f))
+/// The path that means standard input.
+pub const STDIN: &str = "-";
+
+/// What the first bytes of a file say it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    Pcap,
+    Pcapng,
+    Gzip,
+    Zstd,
+    Other,
+}
+
+/// Tells captures and compressed files by their first bytes, not their name.
+pub fn content_of(head: &[u8]) -> Content {
+    match head {
+        [0xd4, 0xc3, 0xb2, 0xa1, ..]
+        | [0xa1, 0xb2, 0xc3, 0xd4, ..]
+        | [0x4d, 0x3c, 0xb2, 0xa1, ..]
+        | [0xa1, 0xb2, 0x3c, 0x4d, ..] => Content::Pcap,
+        [0x0a, 0x0d, 0x0d, 0x0a, ..] => Content::Pcapng,
+        [0x1f, 0x8b, ..] => Content::Gzip,
+        [0x28, 0xb5, 0x2f, 0xfd, ..] => Content::Zstd,
+        _ => Content::Other,
     }
+}
+
+/// A capture file, or standard input for `-`, decompressed (gzip or zstd,
+/// told by content) when it needs to be.
+fn open(path: &Path) -> Result<Box<dyn Read + Send>, String> {
+    let input: Box<dyn Read + Send> = if path.as_os_str() == STDIN {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(File::open(path).map_err(|e| format!("cannot open: {e}"))?)
+    };
+    let mut r = BufReader::with_capacity(1 << 16, input);
+    let head = std::io::BufRead::fill_buf(&mut r).map_err(|e| format!("cannot read: {e}"))?;
+    Ok(match content_of(head) {
+        Content::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        Content::Zstd => Box::new(
+            zstd::stream::read::Decoder::with_buffer(r)
+                .map_err(|e| format!("cannot start zstd decompression: {e}"))?,
+        ),
+        _ => Box::new(r),
+    })
 }
 
 fn err(path: &Path, packet: u64, offset: u64, message: impl Into<String>) -> InputError {
