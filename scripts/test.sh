@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # curl, tcpreplay and iproute2 drive the live-capture tests (skipped without root);
-# tshark is the reference the flow tests compare with (they say so and skip it
+# tshark and tcpdump are the references the flow and --filter tests compare with (they say so and skip it
 # when it is missing).
-bash scripts/setup.sh curl tcpreplay iproute2 tshark
+bash scripts/setup.sh curl tcpreplay iproute2 tshark tcpdump
 cargo fmt --check
 cargo clippy --all-targets --quiet -- -D warnings
 cargo test --all-targets

@@ -166,6 +166,10 @@ pub struct ReadArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub flow: FlowArgs,
+    /// Keep only the packets this BPF expression matches, with the syntax
+    /// and meaning of `tcpdump -r FILE EXPR` (compiled by libpcap).
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<String>,
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,

@@ -231,6 +231,10 @@ pub struct CaptureStats {
     pub clock_outliers: Vec<Outlier>,
     /// Lasting jumps of the clock (real time passing).
     pub clock_steps: u64,
+    /// Frames `--filter` did not match.
+    pub filtered_out: u64,
+    /// Link types `--filter` did not compile for, with libpcap's error.
+    pub filter_errors: Vec<String>,
 }
 
 /// Everything a run produced besides the flows themselves.
@@ -560,6 +564,18 @@ impl<F: FnMut(Flow, EndReason)> FlowHandler for F {
 pub fn run_offline(
     files: &[PathBuf],
     cfg: PipelineConfig,
+    progress: impl FnMut(usize, u64) + Send,
+    handler: &mut dyn FlowHandler,
+) -> RunStats {
+    run_offline_filtered(files, cfg, None, progress, handler)
+}
+
+/// [`run_offline`], keeping only the frames a BPF expression (`--filter`)
+/// matches; the others are counted in [`CaptureStats::filtered_out`].
+pub fn run_offline_filtered(
+    files: &[PathBuf],
+    cfg: PipelineConfig,
+    filter: Option<&str>,
     mut progress: impl FnMut(usize, u64) + Send,
     handler: &mut dyn FlowHandler,
 ) -> RunStats {
@@ -577,10 +593,19 @@ pub fn run_offline(
                 // Flow timeouts run on this clock: a smaller gap never expires a flow.
                 let mut clock =
                     Clock::new(i64::from(cfg.flow.longest_timeout_s()).saturating_mul(1_000_000_000));
+                // libpcap's programs stay on this thread.
+                let mut bpf = filter.map(crate::source::bpf::Filter::new);
+                let mut filtered_out = 0u64;
                 for (i, path) in files.iter().enumerate() {
                     let (fstats, error) = offline::read_file(
                         path,
-                        |f| clock.frame(i, f, &mut |f| cap.frame(f)),
+                        |f| {
+                            if bpf.as_mut().is_none_or(|b| b.matches(f.link, f.data)) {
+                                clock.frame(i, f, &mut |f| cap.frame(f));
+                            } else {
+                                filtered_out += 1;
+                            }
+                        },
                         |b| progress(i, b),
                     );
                     cap.stats.files.push((path.clone(), fstats));
@@ -595,6 +620,10 @@ pub fn run_offline(
                     st.last_ts = span.last;
                     st.ts_backwards = span.backwards;
                     st.clock_jumps = span.jumps;
+                }
+                cap.stats.filtered_out = filtered_out;
+                if let Some(b) = &bpf {
+                    cap.stats.filter_errors = b.errors.iter().map(|(l, e)| format!("{l:?}: {e}")).collect();
                 }
                 cap.stats.clock_jumps = clock.jumps;
                 cap.stats.clock_steps = clock.steps;

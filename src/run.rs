@@ -9,7 +9,7 @@ use crate::analyze::Analyzer;
 use crate::audit;
 use crate::cli::{FailOn, FlowArgs, ReadArgs, RulesCommand, TopologyCommand};
 use crate::flow::FlowConfig;
-use crate::pipeline::{run_offline, PipelineConfig, RunStats};
+use crate::pipeline::{run_offline_filtered, PipelineConfig, RunStats};
 use crate::report::{render, Format};
 use crate::rules::{Proto, SiteFacts};
 use crate::rules::{RuleSet, Severity};
@@ -189,6 +189,7 @@ fn expand_inputs(files: &[PathBuf]) -> Vec<PathBuf> {
 fn analyze_files(
     files: &[PathBuf],
     cfg: PipelineConfig,
+    filter: Option<&str>,
     rules: &RuleSet,
     progress: bool,
     inspect_thread: bool,
@@ -242,7 +243,7 @@ fn analyze_files(
                 .name("exaudit-inspect".into())
                 .spawn_scoped(s, move || crate::analyze::inspector(irx, epm))
         });
-        let stats = run_offline(files, cfg, progress, &mut analyzer);
+        let stats = run_offline_filtered(files, cfg, filter, progress, &mut analyzer);
         analyzer.stop_offload();
         if let Some(Ok(Ok(facts))) = inspector.map(|r| r.map(|h| h.join())) {
             analyzer.attach(facts);
@@ -327,6 +328,11 @@ fn warn_inputs(stats: &RunStats) {
             }
         }
     }
+    for e in &stats.capture.filter_errors {
+        eprintln!(
+            "exaudit: warning: --filter does not compile for frames of link type {e}; they were left out"
+        );
+    }
     if stats.table.evicted > 0 {
         eprintln!(
             "exaudit: warning: {} flows were evicted at the flow-table cap (--max-flows); their records end early",
@@ -398,9 +404,17 @@ pub fn read(args: &ReadArgs) -> i32 {
     // EXAUDIT_TIMINGS=1 prints where the wall time went (for benchmarks).
     let timings = std::env::var_os("EXAUDIT_TIMINGS").is_some();
     let t0 = std::time::Instant::now();
+    // A filter libpcap cannot compile is an error before anything is read.
+    if let Some(expr) = &args.filter {
+        if let Err(e) = crate::source::bpf::compile(expr, crate::decode::LinkType::Ethernet) {
+            eprintln!("exaudit: --filter {expr:?}: {e} (the syntax is tcpdump's: man pcap-filter)");
+            return EXIT_ERROR;
+        }
+    }
     let (stats, flows, expect) = analyze_files(
         &args.files,
         args.flow.config(),
+        args.filter.as_deref(),
         &rules,
         !args.no_progress,
         inspect_thread(),
@@ -564,7 +578,7 @@ pub fn topology(cmd: &TopologyCommand) -> i32 {
             let rules = RuleSet::embedded();
             // The inspectors run: roles come from what hosts say and serve.
             let cfg = PipelineConfig::default();
-            let (stats, flows, _) = analyze_files(files, cfg, &rules, true, inspect_thread());
+            let (stats, flows, _) = analyze_files(files, cfg, None, &rules, true, inspect_thread());
             let (inference, _, why) = audit::infer(&flows, &rules, g);
             eprintln!("exaudit: Exchange {} ({why})", inference.topology.site().exchange);
             for h in &inference.hosts {
@@ -753,7 +767,7 @@ mod tests {
         .collect();
         let rules = RuleSet::embedded();
         let facts = |thread: bool| {
-            let (_, flows, _) = analyze_files(&files, PipelineConfig::default(), &rules, false, thread);
+            let (_, flows, _) = analyze_files(&files, PipelineConfig::default(), None, &rules, false, thread);
             let mut v: Vec<(u64, String)> = flows
                 .iter()
                 .map(|e| (e.flow.id, format!("{:?} {:?}", e.app, e.epm)))

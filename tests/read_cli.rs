@@ -422,3 +422,55 @@ fn a_directory_reads_every_capture_in_it() {
         common::of_type(&a, "flow").len()
     );
 }
+
+#[test]
+fn filter_means_what_tcpdump_r_means() {
+    // A bad expression is an error before anything is read.
+    let cap = common::capture("edge-bypass.pcap");
+    let out = common::exaudit(&["read", cap.to_str().unwrap(), "--filter", "tcp port"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--filter \"tcp port\": "));
+    let have_tcpdump = std::process::Command::new("tcpdump")
+        .arg("--version")
+        .output()
+        .is_ok();
+    for (name, expr) in [
+        ("edge-bypass.pcap", "tcp port 25"),
+        ("edge-bypass.pcap", "not host 127.1.0.11"),
+        ("dns.pcap", "udp and dst port 53"),
+        (
+            "epm-map-followup.pcap",
+            "tcp[tcpflags] & tcp-syn != 0 or port 135",
+        ),
+    ] {
+        let cap = common::capture(name);
+        let (all, _, _) = common::read_ndjson(&[&cap], &[]);
+        let (objs, code, err) = common::read_ndjson(&[&cap], &["--filter", expr]);
+        assert_eq!(code, 0, "{err}");
+        let s = common::of_type(&objs, "summary")[0];
+        let total = common::of_type(&all, "summary")[0]["packets"].as_u64().unwrap();
+        let kept = s["packets"].as_u64().unwrap();
+        assert!(kept > 0 && kept < total, "{name} {expr}: {kept} of {total}");
+        assert_eq!(s["filtered_out"].as_u64().unwrap(), total - kept);
+        if !have_tcpdump {
+            eprintln!("tcpdump not installed: the comparison with tcpdump -r is skipped");
+            continue;
+        }
+        // tcpdump -r FILE -w OUT EXPR, then exaudit on OUT: the same flows.
+        let dir = tempfile::tempdir().unwrap();
+        let outp = dir.path().join("filtered.pcap");
+        let st = std::process::Command::new("tcpdump")
+            .args(["-r", cap.to_str().unwrap(), "-w", outp.to_str().unwrap(), expr])
+            .output()
+            .unwrap();
+        assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+        let (theirs, _, _) = common::read_ndjson(&[&outp], &[]);
+        assert_eq!(flow_rows(&objs), flow_rows(&theirs), "{name} {expr}");
+        assert_eq!(
+            common::of_type(&theirs, "summary")[0]["packets"]
+                .as_u64()
+                .unwrap(),
+            kept
+        );
+    }
+}

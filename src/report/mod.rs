@@ -369,6 +369,8 @@ pub struct Summary {
     pub backpressure_waits: u64,
     /// Packets of all inputs taken for clock glitches.
     pub clock_jumps: u64,
+    /// Frames `--filter` did not match (not in `packets`).
+    pub filtered_out: u64,
     pub first_ts: Option<String>,
     pub last_ts: Option<String>,
     pub wall_time_s: f64,
@@ -450,6 +452,7 @@ impl Summary {
             capture_drops: CaptureDrops::default(),
             backpressure_waits: c.backpressure_waits,
             clock_jumps: c.clock_jumps,
+            filtered_out: c.filtered_out,
             first_ts: first.map(rfc3339),
             last_ts: last.map(rfc3339),
             wall_time_s: (stats.wall_secs * 1e6).round() / 1e6,
