@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use hashbrown::HashMap;
 
-use crate::decode::{to_ip, Addr, PROTO_TCP, PROTO_UDP};
+use crate::decode::{to_ip, Addr};
 use crate::flow::expect::ExpectTable;
 use crossbeam_channel::{Receiver, Sender};
 
@@ -42,6 +42,13 @@ pub struct EndedFlow {
     pub reason: EndReason,
 }
 
+/// The name of a DCE/RPC interface in `table`, else its UUID.
+pub fn interface_label(table: &InterfaceTable, u: &dcerpc::Uuid) -> String {
+    table
+        .name_of(&Uuid(u.0))
+        .map_or_else(|| u.to_string(), str::to_string)
+}
+
 impl EndedFlow {
     /// Settles a guessed direction from what the content and the endpoint
     /// mapper said: the content read the other way round turns the flow
@@ -51,8 +58,7 @@ impl EndedFlow {
             return;
         }
         if self.app.reversed {
-            self.flow.client_is_a = !self.flow.client_is_a;
-            self.flow.tcp.flip();
+            self.flow.turn();
             self.flow.direction = Direction::Inferred;
         } else if self.app.tells_direction() || self.epm.is_some() {
             self.flow.direction = Direction::Inferred;
@@ -129,11 +135,7 @@ impl<'a> Analyzer<'a> {
     }
 
     fn interface_name(&self, u: &dcerpc::Uuid) -> String {
-        let text = u.to_string();
-        Uuid::parse(&text)
-            .and_then(|u| self.interfaces.name_of(&u))
-            .map(str::to_string)
-            .unwrap_or(text)
+        interface_label(self.interfaces, u)
     }
 
     /// The facts of a flow whose inspection ends now, or `None` when its
@@ -225,19 +227,12 @@ impl<'a> Analyzer<'a> {
         if facts.epm_answers.len() <= seen {
             return;
         }
-        let server: Addr = flow.key.side(!flow.client_is_a).0;
+        let server = to_ip(&flow.key.side(!flow.client_is_a).0);
         for a in facts.epm_answers.iter().skip(seen) {
-            let proto = match a.proto {
-                dcerpc::EpmProto::Tcp | dcerpc::EpmProto::Http => PROTO_TCP,
-                dcerpc::EpmProto::Udp => PROTO_UDP,
-            };
-            // 0.0.0.0 (or no address floor) means the answering server.
-            let addr = match a.ip {
-                Some(ip) if !ip.is_unspecified() => addr_of(ip),
-                _ => server,
-            };
             let name = self.interface_name(&a.interface);
-            self.expect.add(addr, a.port, proto, &name, flow.id, flow.last_ts);
+            let addr = addr_of(a.host(server));
+            self.expect
+                .add(addr, a.port, a.ip_proto(), &name, flow.id, flow.last_ts);
         }
         self.epm_seen.insert(flow.id, facts.epm_answers.len());
     }
@@ -301,8 +296,7 @@ impl FlowHandler for Analyzer<'_> {
             let (client, cport) = flow.key.side(flow.client_is_a);
             hit = self.expect.take(&client, cport, flow.key.proto, flow.first_ts);
             if hit.is_some() {
-                flow.client_is_a = !flow.client_is_a;
-                flow.tcp.flip();
+                flow.turn();
             }
         }
         if let Some(e) = hit {

@@ -145,7 +145,6 @@ pub fn inferred_info(inference: &Inference, from: &'static str, why: String) -> 
     }
 }
 
-/// Assembles the audit.
 /// Most endpoint-mapper answers remembered for [`link_earlier_flows`].
 pub const MAX_ANNOUNCED: usize = 65_536;
 
@@ -155,7 +154,6 @@ pub const MAX_ANNOUNCED: usize = 65_536;
 /// mid-stream MAPI connection to the port the mapper names for EMSMDB is
 /// MAPI, not an unknown service. Live audits link only forward in time.
 pub fn link_earlier_flows(flows: &mut [EndedFlow], rules: &RuleSet) {
-    use crate::inspect::dcerpc::EpmProto;
     let mut announced: hashbrown::HashMap<(std::net::IpAddr, u16, u8), (u64, String)> =
         hashbrown::HashMap::new();
     for f in flows.iter() {
@@ -165,19 +163,10 @@ pub fn link_earlier_flows(flows: &mut [EndedFlow], rules: &RuleSet) {
             if announced.len() >= MAX_ANNOUNCED {
                 break;
             }
-            let proto = match a.proto {
-                EpmProto::Tcp | EpmProto::Http => crate::decode::PROTO_TCP,
-                EpmProto::Udp => crate::decode::PROTO_UDP,
-            };
-            let at = match a.ip {
-                Some(ip) if !ip.is_unspecified() => ip.to_canonical(),
-                _ => server,
-            };
-            let name = rules
-                .interfaces()
-                .get(&crate::rules::Uuid(a.interface.0))
-                .map_or_else(|| a.interface.to_string(), |i| i.name.clone());
-            announced.entry((at, a.port, proto)).or_insert((f.flow.id, name));
+            let name = crate::analyze::interface_label(rules.interfaces(), &a.interface);
+            announced
+                .entry((a.host(server), a.port, a.ip_proto()))
+                .or_insert((f.flow.id, name));
         }
     }
     if announced.is_empty() {
@@ -197,6 +186,7 @@ pub fn link_earlier_flows(flows: &mut [EndedFlow], rules: &RuleSet) {
     }
 }
 
+/// Assembles the audit.
 pub fn build(
     stats: &RunStats,
     flows: Vec<EndedFlow>,

@@ -196,8 +196,7 @@ fn direction_dependent(kind: FindingKind) -> bool {
 /// The ended flow read the other way round (the client as the server).
 fn reversed(f: &EndedFlow) -> EndedFlow {
     let mut r = f.clone();
-    r.flow.client_is_a = !r.flow.client_is_a;
-    r.flow.tcp.flip();
+    r.flow.turn();
     r.epm = None;
     r
 }

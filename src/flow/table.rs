@@ -142,6 +142,13 @@ impl Flow {
 }
 
 impl Flow {
+    /// Takes the other side for the client: the originator swaps, and so
+    /// do the TCP states and history letters (Zeek's `^`).
+    pub fn turn(&mut self) {
+        self.client_is_a = !self.client_is_a;
+        self.tcp.flip();
+    }
+
     /// Index 0 = side a. Returns (client side, server side) indices.
     #[inline]
     pub fn orig_side(&self, from_a: bool) -> bool {
@@ -357,9 +364,8 @@ impl FlowTable {
             // A SYN from the side we took for the server, before anything was
             // established: that side is the real originator.
             if !orig && meta.is_tcp_syn_only && flow.tcp.isn == 0 && !flow.tcp.finished() {
-                flow.client_is_a = !flow.client_is_a;
+                flow.turn();
                 flow.direction = Direction::Seen;
-                flow.tcp.flip();
                 flow.tcp.update(true, flags, meta.seq, meta.payload_len);
             } else {
                 // A handshake packet in the direction we took confirms it.

@@ -327,6 +327,25 @@ pub struct EpmAnswer {
     pub ip: Option<IpAddr>,
 }
 
+impl EpmAnswer {
+    /// The IP protocol of the announced endpoint (ncacn_http runs on TCP).
+    pub fn ip_proto(&self) -> u8 {
+        match self.proto {
+            EpmProto::Tcp | EpmProto::Http => crate::decode::PROTO_TCP,
+            EpmProto::Udp => crate::decode::PROTO_UDP,
+        }
+    }
+
+    /// The announced host: the tower's address, or `answering` (the server
+    /// that answered) when the tower has none or says 0.0.0.0.
+    pub fn host(&self, answering: IpAddr) -> IpAddr {
+        match self.ip {
+            Some(ip) if !ip.is_unspecified() => ip.to_canonical(),
+            _ => answering,
+        }
+    }
+}
+
 /// One interface proposed in a bind or alter_context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct BoundInterface {
