@@ -317,10 +317,7 @@ impl<'r> Observer<'r> {
                     continue;
                 };
                 let Some(mark) = i.marks else { continue };
-                let at = match a.ip {
-                    Some(ip) if !ip.is_unspecified() => ip.to_canonical(),
-                    _ => s,
-                };
+                let at = a.host(s);
                 let proto = match a.proto {
                     EpmProto::Udp => "udp",
                     EpmProto::Tcp | EpmProto::Http => "tcp",
@@ -623,25 +620,13 @@ pub fn infer_roles(obs: &HostObservation, generation: Generation) -> (RoleSet, S
 /// Where hosts name several (a coexistence site), the newest wins and the
 /// reason lists the others.
 pub fn infer_generation(observations: &[HostObservation]) -> Option<(Generation, String)> {
-    let mut named: Vec<(Generation, String)> = Vec::new();
-    for o in observations {
-        for c in &o.clues {
-            if let Some(g) = c.generation {
-                named.push((g, format!("{}: {}", o.addr, c.text())));
-            }
-        }
-    }
+    let mut named = clue_generations(observations, |c| c.generation);
     // Generation::ALL is newest first, and so is the derived order.
     named.sort_by_key(|a| a.0);
     let Some((best, _)) = named.first().cloned() else {
         return generation_limit(observations);
     };
-    let mut why: Vec<String> = named
-        .iter()
-        .filter(|(g, _)| *g == best)
-        .map(|(_, w)| w.clone())
-        .take(3)
-        .collect();
+    let mut why = first_reasons(&named, best);
     let others: Vec<&str> = {
         let mut v: Vec<&str> = named
             .iter()
@@ -660,26 +645,39 @@ pub fn infer_generation(observations: &[HostObservation]) -> Option<(Generation,
     Some((best, why.join("; ")))
 }
 
-/// With no generation named: the newest one every "possible only up to"
-/// clue allows (Outlook on direct RPC: 2010), with why.
-fn generation_limit(observations: &[HostObservation]) -> Option<(Generation, String)> {
-    let mut limits: Vec<(Generation, String)> = Vec::new();
-    for o in observations {
-        for c in &o.clues {
-            if let Some(g) = c.until {
-                limits.push((g, format!("{}: {}", o.addr, c.text())));
-            }
-        }
-    }
-    // The oldest limit holds for all (the derived order is newest first).
-    limits.sort_by_key(|a| std::cmp::Reverse(a.0));
-    let (g, _) = limits.first()?.clone();
-    let why: Vec<String> = limits
+/// Every clue's generation as `pick` reads it, with `host: clue` beside it.
+fn clue_generations(
+    observations: &[HostObservation],
+    pick: impl Fn(&Clue) -> Option<Generation>,
+) -> Vec<(Generation, String)> {
+    observations
         .iter()
+        .flat_map(|o| {
+            o.clues
+                .iter()
+                .filter_map(|c| pick(c).map(|g| (g, format!("{}: {}", o.addr, c.text()))))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The first three reasons given for `g`.
+fn first_reasons(list: &[(Generation, String)], g: Generation) -> Vec<String> {
+    list.iter()
         .filter(|(x, _)| *x == g)
         .map(|(_, w)| w.clone())
         .take(3)
-        .collect();
+        .collect()
+}
+
+/// With no generation named: the newest one every "possible only up to"
+/// clue allows (Outlook on direct RPC: 2010), with why.
+fn generation_limit(observations: &[HostObservation]) -> Option<(Generation, String)> {
+    let mut limits = clue_generations(observations, |c| c.until);
+    // The oldest limit holds for all (the derived order is newest first).
+    limits.sort_by_key(|a| std::cmp::Reverse(a.0));
+    let (g, _) = limits.first()?.clone();
+    let why = first_reasons(&limits, g);
     Some((
         g,
         format!(
