@@ -229,8 +229,6 @@ pub struct CaptureStats {
     pub clock_jumps: u64,
     /// The first of them, for the warning.
     pub clock_outliers: Vec<Outlier>,
-    /// Lasting jumps of the clock (real time passing).
-    pub clock_steps: u64,
     /// Frames `--filter` did not match.
     pub filtered_out: u64,
     /// Link types `--filter` did not compile for, with libpcap's error.
@@ -626,7 +624,6 @@ pub fn run_offline_filtered(
                     cap.stats.filter_errors = b.errors.iter().map(|(l, e)| format!("{l:?}: {e}")).collect();
                 }
                 cap.stats.clock_jumps = clock.jumps;
-                cap.stats.clock_steps = clock.steps;
                 cap.stats.clock_outliers = std::mem::take(&mut clock.listed);
                 cap.ship();
                 cap.stats
