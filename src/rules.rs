@@ -1447,6 +1447,34 @@ impl Loader {
         });
     }
 
+    /// An optional field naming one of a fixed set of values: `Ok(None)`
+    /// when absent, `Ok(Some(value))` when it parses, else `Err` with a
+    /// diagnostic naming the field, the unknown `what` and the accepted
+    /// values.
+    fn enum_field<T>(
+        &mut self,
+        src: &Src<'_>,
+        value: &Option<Spanned<String>>,
+        field: &str,
+        what: &str,
+        parse: fn(&str) -> Option<T>,
+        names: fn() -> String,
+    ) -> Result<Option<T>, ()> {
+        let Some(v) = value else { return Ok(None) };
+        match parse(v.get_ref()) {
+            Some(x) => Ok(Some(x)),
+            None => {
+                self.errors.push(src.diag(
+                    v.span().start,
+                    field,
+                    format!("unknown {what} `{}`", v.get_ref()),
+                    format!("use one of {}", names()),
+                ));
+                Err(())
+            }
+        }
+    }
+
     fn add_interface(&mut self, src: &Src<'_>, ri: RawInterface) {
         let Some(uuid) = Uuid::parse(ri.uuid.get_ref()) else {
             self.errors.push(src.diag(
@@ -1490,20 +1518,8 @@ impl Loader {
             ));
             return;
         }
-        let marks = match &ri.marks {
-            None => None,
-            Some(m) => match Mark::parse(m.get_ref()) {
-                Some(mark) => Some(mark),
-                None => {
-                    self.errors.push(src.diag(
-                        m.span().start,
-                        "marks",
-                        format!("unknown mark `{}`", m.get_ref()),
-                        format!("use one of {}", Mark::names()),
-                    ));
-                    return;
-                }
-            },
+        let Ok(marks) = self.enum_field(src, &ri.marks, "marks", "mark", Mark::parse, Mark::names) else {
+            return;
         };
         let weight = match &ri.weight {
             None => 2,
@@ -1520,20 +1536,15 @@ impl Loader {
                 }
             },
         };
-        let direct_until = match &ri.direct_until {
-            None => None,
-            Some(g) => match Generation::parse(g.get_ref()) {
-                Some(x) => Some(x),
-                None => {
-                    self.errors.push(src.diag(
-                        g.span().start,
-                        "direct_until",
-                        format!("unknown Exchange generation `{}`", g.get_ref()),
-                        format!("use one of {}", Generation::names()),
-                    ));
-                    return;
-                }
-            },
+        let Ok(direct_until) = self.enum_field(
+            src,
+            &ri.direct_until,
+            "direct_until",
+            "Exchange generation",
+            Generation::parse,
+            Generation::names,
+        ) else {
+            return;
         };
         self.iface_sites.insert(uuid, (src.file.to_string(), line));
         self.interfaces.push(Interface {
@@ -1578,50 +1589,28 @@ impl Loader {
             ));
             return;
         }
-        let marks = match &rm.marks {
-            None => None,
-            Some(m) => match Mark::parse(m.get_ref()) {
-                Some(x) => Some(x),
-                None => {
-                    self.errors.push(src.diag(
-                        m.span().start,
-                        "marks",
-                        format!("unknown mark `{}`", m.get_ref()),
-                        format!("use one of {}", Mark::names()),
-                    ));
-                    return;
-                }
-            },
+        let Ok(marks) = self.enum_field(src, &rm.marks, "marks", "mark", Mark::parse, Mark::names) else {
+            return;
         };
-        let generation = match &rm.generation {
-            None => None,
-            Some(g) => match Generation::parse(g.get_ref()) {
-                Some(x) => Some(x),
-                None => {
-                    self.errors.push(src.diag(
-                        g.span().start,
-                        "generation",
-                        format!("unknown Exchange generation `{}`", g.get_ref()),
-                        format!("use one of {}", Generation::names()),
-                    ));
-                    return;
-                }
-            },
+        let Ok(generation) = self.enum_field(
+            src,
+            &rm.generation,
+            "generation",
+            "Exchange generation",
+            Generation::parse,
+            Generation::names,
+        ) else {
+            return;
         };
-        let purpose = match &rm.purpose {
-            None => None,
-            Some(p) => match Purpose::parse(p.get_ref()) {
-                Some(x) => Some(x),
-                None => {
-                    self.errors.push(src.diag(
-                        p.span().start,
-                        "purpose",
-                        format!("unknown purpose `{}`", p.get_ref()),
-                        format!("use one of {}", Purpose::names()),
-                    ));
-                    return;
-                }
-            },
+        let Ok(purpose) = self.enum_field(
+            src,
+            &rm.purpose,
+            "purpose",
+            "purpose",
+            Purpose::parse,
+            Purpose::names,
+        ) else {
+            return;
         };
         if marks.is_none() && generation.is_none() {
             self.errors.push(src.diag(
