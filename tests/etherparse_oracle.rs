@@ -9,7 +9,6 @@
 mod common;
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
 
 use etherparse::{NetSlice, SlicedPacket, TransportSlice};
 use exaudit::decode::{self, to_ip, LinkType};
@@ -48,26 +47,13 @@ fn oracle(link: LinkType, data: &[u8]) -> Option<Five> {
     }
 }
 
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().to_string();
-            p.is_file() && (n.contains(".pcap") || n.ends_with(".gz"))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn decoder_agrees_with_etherparse_on_every_capture() {
-    let mut inputs = files(&common::repo().join("captures"));
+    let mut inputs = common::capture_files(&common::repo().join("captures"));
     match (common::shared_public(), common::shared_corpus()) {
         (Some(p), Some(c)) => {
-            inputs.extend(files(&p));
-            inputs.extend(files(&c.join("captures")));
+            inputs.extend(common::capture_files(&p));
+            inputs.extend(common::capture_files(&c.join("captures")));
         }
         _ => common::skip(
             "the shared part of decoder_agrees_with_etherparse_on_every_capture",

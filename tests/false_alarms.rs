@@ -199,19 +199,6 @@ fn findings_of(path: &Path, topology: Option<&Path>) -> Vec<(Key, String)> {
         .collect()
 }
 
-fn capture_files(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy().to_string();
-            p.is_file() && (n.contains(".pcap") || n.ends_with(".gz"))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 /// The kind and the summary of a finding say the same thing (the summary's
 /// own words, before the rule id and the rule's note).
 fn kind_agrees_with_summary(kind: &str, full: &str) -> Result<(), String> {
@@ -273,16 +260,16 @@ fn every_finding_on_every_capture_is_reviewed() {
     // the shared ones when they are beside the project.
     let lab = common::repo().join("captures/site-edge.toml");
     let mut runs: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
-    for p in capture_files(&common::repo().join("captures")) {
+    for p in common::capture_files(&common::repo().join("captures")) {
         runs.push((p.clone(), None));
         runs.push((p, Some(lab.clone())));
     }
     let mut shared_present = true;
     match (common::shared_public(), common::shared_corpus()) {
         (Some(public), Some(corpus)) => {
-            runs.extend(capture_files(&public).into_iter().map(|p| (p, None)));
+            runs.extend(common::capture_files(&public).into_iter().map(|p| (p, None)));
             runs.extend(
-                capture_files(&corpus.join("captures"))
+                common::capture_files(&corpus.join("captures"))
                     .into_iter()
                     .map(|p| (p, None)),
             );
@@ -453,38 +440,11 @@ fn pppoe_capture_shows_its_smtp_sessions_and_matches_tshark() {
     assert!(smtp.len() >= 5, "{} SMTP sessions", smtp.len());
     match tshark_conversations(&p) {
         Some(rows) => {
-            let mut ours: Vec<String> = Vec::new();
-            for f in of_type(&objs, "flow") {
-                let proto = f["proto"].as_str().unwrap();
-                if proto != "tcp" && proto != "udp" {
-                    continue;
-                }
-                let c = (
-                    f["client"].as_str().unwrap().parse::<std::net::IpAddr>().unwrap(),
-                    f["client_port"].as_u64().unwrap(),
-                );
-                let sv = (
-                    f["server"].as_str().unwrap().parse::<std::net::IpAddr>().unwrap(),
-                    f["server_port"].as_u64().unwrap(),
-                );
-                let (cp, sp) = (
-                    f["c2s_packets"].as_u64().unwrap(),
-                    f["s2c_packets"].as_u64().unwrap(),
-                );
-                let key = |a: &(std::net::IpAddr, u64)| {
-                    let o = match a.0 {
-                        std::net::IpAddr::V4(v) => v.to_ipv6_mapped().octets(),
-                        std::net::IpAddr::V6(v) => v.octets(),
-                    };
-                    (o, a.1)
-                };
-                let (lo, hi, a, b) = if key(&c) <= key(&sv) {
-                    (c, sv, cp, sp)
-                } else {
-                    (sv, c, sp, cp)
-                };
-                ours.push(format!("{proto} {} {} {} {} {a} {b}", lo.0, lo.1, hi.0, hi.1));
-            }
+            let mut ours: Vec<String> = of_type(&objs, "flow")
+                .into_iter()
+                .filter_map(common::conversation)
+                .map(|(proto, lo, hi, a, b)| format!("{proto} {} {} {} {} {a} {b}", lo.0, lo.1, hi.0, hi.1))
+                .collect();
             ours.sort();
             let mut theirs = rows;
             theirs.sort();

@@ -29,43 +29,17 @@ mod common;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-fn canon(ip: &str) -> Vec<u8> {
-    match ip.parse::<IpAddr>().expect("address") {
-        IpAddr::V4(a) => a.to_ipv6_mapped().octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
-    }
-}
-
 /// (proto, lo, lo_port, hi, hi_port) -> list of (lo->hi packets, hi->lo packets)
 type Convs = BTreeMap<(String, String, u16, String, u16), Vec<(u64, u64)>>;
 
 fn exaudit_convs(flows: &[&serde_json::Value]) -> Convs {
     let mut m = Convs::new();
     for f in flows {
-        let proto = f["proto"].as_str().unwrap().to_string();
-        if proto != "tcp" && proto != "udp" {
-            continue;
+        if let Some((proto, lo, hi, lohi, hilo)) = common::conversation(f) {
+            m.entry((proto, lo.0, lo.1, hi.0, hi.1))
+                .or_default()
+                .push((lohi, hilo));
         }
-        let c = (
-            f["client"].as_str().unwrap().to_string(),
-            f["client_port"].as_u64().unwrap() as u16,
-        );
-        let s = (
-            f["server"].as_str().unwrap().to_string(),
-            f["server_port"].as_u64().unwrap() as u16,
-        );
-        let (cp, sp) = (
-            f["c2s_packets"].as_u64().unwrap(),
-            f["s2c_packets"].as_u64().unwrap(),
-        );
-        let (lo, hi, lohi, hilo) = if (canon(&c.0), c.1) <= (canon(&s.0), s.1) {
-            (c, s, cp, sp)
-        } else {
-            (s, c, sp, cp)
-        };
-        m.entry((proto, lo.0, lo.1, hi.0, hi.1))
-            .or_default()
-            .push((lohi, hilo));
     }
     for v in m.values_mut() {
         v.sort();

@@ -91,3 +91,51 @@ pub fn read_ndjson(files: &[&Path], extra: &[&str]) -> (Vec<serde_json::Value>, 
 pub fn of_type<'a>(objs: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
     objs.iter().filter(|o| o["type"] == t).collect()
 }
+
+/// The captures in `dir` (pcap, pcapng, gzip-compressed), in name order.
+pub fn capture_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_string();
+            p.is_file() && (n.contains(".pcap") || n.ends_with(".gz"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// One side of a conversation: address text and port.
+pub type End = (String, u16);
+
+/// A TCP or UDP flow record as tshark's conversation tables orient it:
+/// (proto, lower end, higher end, packets lower -> higher, higher -> lower),
+/// the ends compared as IPv4-mapped IPv6 addresses then ports (as
+/// scripts/tshark-conv.py does); `None` for other protocols.
+pub fn conversation(f: &serde_json::Value) -> Option<(String, End, End, u64, u64)> {
+    let proto = f["proto"].as_str()?.to_string();
+    if proto != "tcp" && proto != "udp" {
+        return None;
+    }
+    let end = |addr: &str, port: &str| -> End {
+        (
+            f[addr].as_str().unwrap().to_string(),
+            u16::try_from(f[port].as_u64().unwrap()).unwrap(),
+        )
+    };
+    let canon = |e: &End| {
+        let octets = match e.0.parse::<std::net::IpAddr>().expect("address") {
+            std::net::IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
+            std::net::IpAddr::V6(a) => a.octets(),
+        };
+        (octets, e.1)
+    };
+    let (c, s) = (end("client", "client_port"), end("server", "server_port"));
+    let (cp, sp) = (f["c2s_packets"].as_u64()?, f["s2c_packets"].as_u64()?);
+    Some(if canon(&c) <= canon(&s) {
+        (proto, c, s, cp, sp)
+    } else {
+        (proto, s, c, sp, cp)
+    })
+}
