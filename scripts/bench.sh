@@ -5,7 +5,8 @@
 #   scripts/bench.sh                 2.7M-packet capture, all four tools
 #   scripts/bench.sh --quick         225k-packet capture (smoke run)
 #   scripts/bench.sh --packets-only  only the read limit and exaudit (no tshark/nDPI)
-#   scripts/bench.sh --flood         also a 10M-SYN flood capture (tshark and ndpiReader
+#   scripts/bench.sh --flood         also a 10M-SYN flood capture, and the full audit's
+#                                    peak memory on 1M and 3M SYN floods (tshark and ndpiReader
 #                                    skipped there unless FLOOD_COMPARE=1: both grow
 #                                    without bound on 10M flows; ndpiReader passed 24 GB)
 #   scripts/bench.sh --runs 3        run each tool 3 times, keep the fastest
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
     --regen) REGEN=1 ;;
     --no-build) BUILD=0 ;;
     --runs) RUNS="${2:?--runs needs a number}"; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
   shift
@@ -225,11 +226,40 @@ bench_file() {
     echo "- RSS per tracked flow (packet pipeline): $(awk -v m="$pipe_rss" -v r="$raw_rss" -v p="$pipe_peak" 'BEGIN{printf "%.0f", (m-r)*1024/p}') B ((peak RSS - read limit's RSS) / $pipe_peak flows tracked at the peak)"
   fi
   if [ "$s_flows" -gt 0 ]; then
-    echo "- exaudit RSS per reported flow: $(awk -v m="$ex_rss" -v p="$s_flows" 'BEGIN{printf "%.0f", m*1024/p}') B (peak RSS / flows: an offline audit keeps every ended flow until the report is written)"
+    echo "- exaudit RSS per reported flow: $(awk -v m="$ex_rss" -v p="$s_flows" 'BEGIN{printf "%.0f", m*1024/p}') B (peak RSS / flows; the audit streams, so this falls as captures grow)"
   fi
+}
+
+# Memory against the length of the capture: SYN floods of 1M and 3M flows
+# through the full audit at --max-flows 100000 (every flow ends by eviction;
+# past --hold-flows the file is read twice). The peak must not follow the
+# number of flows: what grows from 1M to 3M is memory per *ended* flow.
+memory_bound() {
+  local n rss1="" rss3=""
+  echo
+  echo "### Memory against capture length (full audit, --max-flows 100000)"
+  echo
+  echo "| capture | flows | seconds | CPU s | peak RSS MiB |"
+  echo "|---|---:|---:|---:|---:|"
+  for n in 1 3; do
+    local cap="$BENCH/synflood-${n}m.pcap"
+    if [ ! -s "$cap" ] || [ "$REGEN" -eq 1 ]; then
+      log "generating $cap"
+      "$BIN/examples/gencap" -o "$cap" --syn-flood "${n}000000" --seed 2 >&2
+    fi
+    measure "exaudit ${n}M flood" "$BENCH/synflood-${n}m.summary" \
+      "$BIN/exaudit" read "$cap" -f ndjson --no-progress --max-flows 100000 -o /dev/null || exit 1
+    echo "| synflood-${n}m.pcap | ${n}000000 | $T | $C | $((RSS / 1024)) |"
+    if [ "$n" = 1 ]; then rss1=$RSS; else rss3=$RSS; fi
+  done
+  echo
+  echo "- 3M against 1M: $(awk -v a="$rss3" -v b="$rss1" 'BEGIN{printf "%+.1f", 100*(a-b)/b}')% peak RSS; $(awk -v a="$rss3" -v b="$rss1" 'BEGIN{printf "%.1f", (a-b)*1024/2e6}') B per ended flow ((RSS 3M - RSS 1M) / 2M flows)"
 }
 
 echo "## exaudit throughput ($(date -u +%Y-%m-%d), $(nproc) CPUs, $(uname -m), runs per tool: $RUNS, load average $(cut -d' ' -f1-3 /proc/loadavg))"
 for f in "${FILES[@]}"; do
   bench_file "$f"
 done
+if [ "$FLOOD" -eq 1 ]; then
+  memory_bound
+fi

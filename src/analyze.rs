@@ -1,7 +1,7 @@
 //! The flow worker's side of the analysis: runs the inspectors over young
 //! flows, turns endpoint-mapper answers into expectations and links the
-//! connections that use them, and keeps every ended flow for the audit — or,
-//! for live capture, hands each one to a callback as it ends.
+//! connections that use them, and hands each ended flow to a sink (the
+//! audit engine, or a first pass) as it ends.
 
 use std::net::IpAddr;
 
@@ -9,7 +9,6 @@ use hashbrown::HashMap;
 
 use crate::decode::{to_ip, Addr};
 use crate::flow::expect::ExpectTable;
-use crossbeam_channel::{Receiver, Sender};
 
 use crate::flow::{Direction, EndReason, Flow, Inspection};
 use crate::inspect::{self, dcerpc, AppFacts, Streams};
@@ -80,16 +79,20 @@ pub struct Analyzer<'a> {
     /// Per live DCE/RPC flow: whether the client bound to the endpoint mapper
     /// (only those flows are re-read for answers as they grow).
     epm_bound: HashMap<u64, bool>,
-    /// Ended flows, when no sink was given.
-    pub ended: Vec<EndedFlow>,
-    /// Where finished inspections go when another thread runs the inspectors.
-    offload: Option<Sender<(u64, Box<Inspection>)>>,
-    /// Where ended flows go instead of `ended` (streaming mode).
-    sink: Option<Box<dyn FnMut(EndedFlow) + 'a>>,
+    /// Where ended flows go, with the number of flows still tracked.
+    sink: Box<dyn FnMut(EndedFlow, usize) + 'a>,
+    /// Flows created and not ended yet.
+    tracked: usize,
 }
 
 impl<'a> Analyzer<'a> {
-    pub fn new(interfaces: &'a InterfaceTable, inspect_bytes: usize) -> Analyzer<'a> {
+    /// An analyzer that passes each ended flow to `sink`, with the number of
+    /// flows still in the table, and keeps nothing.
+    pub fn new(
+        interfaces: &'a InterfaceTable,
+        inspect_bytes: usize,
+        sink: impl FnMut(EndedFlow, usize) + 'a,
+    ) -> Analyzer<'a> {
         let epm_uuid = interfaces
             .uuid_of("epm")
             .and_then(|u| dcerpc::Uuid::parse_str(&u.to_string()));
@@ -102,22 +105,9 @@ impl<'a> Analyzer<'a> {
             facts: HashMap::new(),
             epm_seen: HashMap::new(),
             epm_bound: HashMap::new(),
-            ended: Vec::new(),
-            offload: None,
-            sink: None,
+            sink: Box::new(sink),
+            tracked: 0,
         }
-    }
-
-    /// An analyzer that keeps nothing: each ended flow is passed to `sink`
-    /// (live capture, where memory must stay bounded for days).
-    pub fn with_sink(
-        interfaces: &'a InterfaceTable,
-        inspect_bytes: usize,
-        sink: impl FnMut(EndedFlow) + 'a,
-    ) -> Analyzer<'a> {
-        let mut a = Analyzer::new(interfaces, inspect_bytes);
-        a.sink = Some(Box::new(sink));
-        a
     }
 
     /// Endpoint-mapper expectations waiting for their connection.
@@ -138,57 +128,20 @@ impl<'a> Analyzer<'a> {
         interface_label(self.interfaces, u)
     }
 
-    /// The facts of a flow whose inspection ends now, or `None` when its
-    /// bytes went to the inspector thread (see [`Analyzer::inspect_on`]).
-    fn finish_inspection(&mut self, flow: &mut Flow) -> Option<AppFacts> {
+    /// The facts of a flow whose inspection ends now.
+    fn finish_inspection(&mut self, flow: &mut Flow) -> AppFacts {
         if let Some(f) = self.facts.remove(&flow.id) {
-            return Some(f);
+            return f;
         }
         let Some(mut ins) = flow.inspect.take() else {
-            return Some(AppFacts::default());
+            return AppFacts::default();
         };
         ins.guessed = flow.direction == Direction::Guessed;
         if ins.c2s.is_empty() && ins.s2c.is_empty() {
             // No payload (a scan, a refused connection): nothing to inspect.
-            return Some(AppFacts::default());
+            return AppFacts::default();
         }
-        let ins = match &self.offload {
-            Some(tx) => match tx.send((flow.id, ins)) {
-                Ok(()) => return None,
-                Err(e) => e.into_inner().1,
-            },
-            None => ins,
-        };
-        let mut ins = ins;
-        Some(inspect_streams(&mut ins, &self.epm()))
-    }
-
-    /// Runs the end-of-flow inspectors on another thread: each finished
-    /// flow's bytes go to `tx`, and [`Analyzer::attach`] puts the facts that
-    /// come back on the ended flows. Only for audits that keep their flows
-    /// (not with a sink, which needs the facts as each flow ends).
-    pub fn inspect_on(&mut self, tx: Sender<(u64, Box<Inspection>)>) {
-        if self.sink.is_none() {
-            self.offload = Some(tx);
-        }
-    }
-
-    /// Stops sending to the inspector thread (its channel closes).
-    pub fn stop_offload(&mut self) {
-        self.offload = None;
-    }
-
-    /// Puts the inspector thread's facts (by flow id) on the ended flows.
-    pub fn attach(&mut self, mut facts: HashMap<u64, AppFacts>) {
-        if facts.is_empty() {
-            return;
-        }
-        for e in &mut self.ended {
-            if let Some(f) = facts.remove(&e.flow.id) {
-                e.app = f;
-                e.settle_direction();
-            }
-        }
+        inspect_streams(&mut ins, &self.epm())
     }
 
     /// Whether the client's bytes so far bind to the endpoint mapper: its
@@ -270,13 +223,6 @@ pub fn inspect_streams(ins: &mut Inspection, epm: &dcerpc::Uuid) -> AppFacts {
     f
 }
 
-/// The inspector thread of [`Analyzer::inspect_on`]: facts by flow id.
-pub fn inspector(rx: Receiver<(u64, Box<Inspection>)>, epm: dcerpc::Uuid) -> HashMap<u64, AppFacts> {
-    rx.into_iter()
-        .map(|(id, mut ins)| (id, inspect_streams(&mut ins, &epm)))
-        .collect()
-}
-
 fn addr_of(ip: IpAddr) -> Addr {
     match ip {
         IpAddr::V4(v4) => v4.to_ipv6_mapped().octets(),
@@ -286,6 +232,7 @@ fn addr_of(ip: IpAddr) -> Addr {
 
 impl FlowHandler for Analyzer<'_> {
     fn created(&mut self, flow: &mut Flow) {
+        self.tracked += 1;
         if self.expect.is_empty() {
             return;
         }
@@ -325,14 +272,13 @@ impl FlowHandler for Analyzer<'_> {
         let Some(ins) = flow.inspect.as_ref() else { return };
         let cap = ins.cap_or(self.inspect_bytes);
         if ins.c2s.done(cap) && ins.s2c.done(cap) {
-            if let Some(facts) = self.finish_inspection(flow) {
-                self.facts.insert(flow.id, facts);
-            }
+            let facts = self.finish_inspection(flow);
+            self.facts.insert(flow.id, facts);
         }
     }
 
     fn ended(&mut self, mut flow: Flow, reason: EndReason) {
-        let app = self.finish_inspection(&mut flow).unwrap_or_default();
+        let app = self.finish_inspection(&mut flow);
         let epm = self.links.remove(&flow.id);
         self.epm_seen.remove(&flow.id);
         self.epm_bound.remove(&flow.id);
@@ -343,10 +289,8 @@ impl FlowHandler for Analyzer<'_> {
             reason,
         };
         e.settle_direction();
-        match self.sink.as_mut() {
-            Some(sink) => sink(e),
-            None => self.ended.push(e),
-        }
+        self.tracked = self.tracked.saturating_sub(1);
+        (self.sink)(e, self.tracked);
     }
 }
 

@@ -173,6 +173,13 @@ pub struct ReadArgs {
     /// Never show a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Flows in memory (ended and held, plus those still tracked) up to which
+    /// the audit needs one read of the input. Past this many, files are read
+    /// a second time (the first read keeps only bounded per-host evidence)
+    /// and standard input is audited as its flows end, the roles learnt on
+    /// the way. Memory stays bounded either way; 0 always takes the second read.
+    #[arg(long, default_value_t = 262_144, value_name = "N")]
+    pub hold_flows: usize,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -132,6 +132,12 @@ struct Acc {
     order: usize,
 }
 
+/// What [`Findings::judge`] found on one flow.
+pub struct Judged {
+    hits: Vec<Hit>,
+    unknown: Option<DirectionUnknown>,
+}
+
 /// One observation of a policy problem on one flow.
 struct Hit {
     kind: FindingKind,
@@ -143,14 +149,11 @@ struct Hit {
     detail: Option<String>,
 }
 
-/// Collects findings over flows: all at once ([`Findings::evaluate`]), or
-/// one flow at a time as flows end ([`Findings::streaming`] and
-/// [`Findings::observe`]), with ids fixed when a finding first appears.
+/// Collects findings one flow at a time as flows end ([`Findings::streaming`]
+/// and [`Findings::observe`]), with ids fixed when a finding first appears.
 #[derive(Default)]
 pub struct Findings {
     acc: hashbrown::HashMap<Key, Acc>,
-    /// Per flow (index in the input): the findings it supports, by order of appearance.
-    per_flow: Vec<Vec<u32>>,
     /// Streaming: server endpoints seen accepting (bounded).
     accepting: hashbrown::HashSet<(IpAddr, u16, u8)>,
     /// Streaming: most distinct findings kept.
@@ -271,6 +274,15 @@ fn accepted(f: &EndedFlow) -> bool {
     ) || (f.flow.key.proto != crate::decode::PROTO_TCP && f.flow.client_server_pkts().1 > 0)
 }
 
+/// The server endpoint of a flow that accepted it (a REJ elsewhere on that
+/// endpoint is a restriction), for the first pass of an offline audit.
+pub fn accepting_endpoint(f: &EndedFlow) -> Option<(IpAddr, u16, u8)> {
+    accepted(f).then(|| {
+        let (_, (s, p)) = endpoints(&f.flow);
+        (s, p, f.flow.key.proto)
+    })
+}
+
 /// The server answered at all (not S0/REJ/RSTOS0/SH with no reply).
 fn answered(f: &EndedFlow) -> bool {
     accepted(f)
@@ -318,44 +330,6 @@ fn service_of(f: &EndedFlow, c: &Classified) -> String {
 }
 
 impl Findings {
-    /// Evaluates every flow. `flows[i]` is classified as `classes[i]`.
-    /// `reclassify` classifies a flow read the other way round (for flows
-    /// whose direction is a guess).
-    pub fn evaluate<'r>(
-        flows: &[EndedFlow],
-        classes: &[Classified<'r>],
-        is_unrestricted: impl Fn(RoleSet, RoleSet) -> bool + Sync,
-        reclassify: impl Fn(&EndedFlow) -> Classified<'r> + Sync,
-    ) -> Findings {
-        use rayon::prelude::*;
-        let mut me = Findings {
-            per_flow: vec![Vec::new(); flows.len()],
-            ..Findings::default()
-        };
-        // Server ports seen accepting connections anywhere: a REJ there is a restriction.
-        let mut accepting: hashbrown::HashSet<(IpAddr, u16, u8)> = hashbrown::HashSet::new();
-        for f in flows {
-            if accepted(f) {
-                let (_, (s, p)) = endpoints(&f.flow);
-                accepting.insert((s, p, f.flow.key.proto));
-            }
-        }
-        // The checks are independent per flow (on all cores); the findings
-        // are then collected in flow order, so ids do not depend on threads.
-        let hits: Vec<(Vec<Hit>, Option<DirectionUnknown>)> = flows
-            .par_iter()
-            .zip(classes)
-            .map(|(f, c)| judged(f, c, &accepting, &is_unrestricted, &reclassify))
-            .collect();
-        for (i, ((f, c), (hits, unknown))) in flows.iter().zip(classes).zip(hits).enumerate() {
-            for h in hits {
-                me.add(Some(i), f, c, h);
-            }
-            me.note_unknown(unknown);
-        }
-        me
-    }
-
     /// An empty collector for [`Findings::observe`], keeping at most `max`
     /// distinct findings.
     pub fn streaming(max: usize) -> Findings {
@@ -365,11 +339,22 @@ impl Findings {
         }
     }
 
+    /// [`Findings::streaming`] that already knows the server endpoints a
+    /// first pass saw accepting connections (at most [`MAX_ACCEPTING`]), so
+    /// a REJ before the first acceptance counts as it does after.
+    pub fn streaming_knowing(max: usize, accepting: hashbrown::HashSet<(IpAddr, u16, u8)>) -> Findings {
+        Findings {
+            max,
+            accepting,
+            ..Findings::default()
+        }
+    }
+
     /// Streaming: evaluates one ended flow and returns the ids of the
     /// findings it supports. Ids are `F<n>` in order of first appearance and
     /// never change. A REJ counts against a port only if that port was seen
-    /// accepting before (up to [`MAX_ACCEPTING`] endpoints are remembered);
-    /// the batch [`Findings::evaluate`] also sees later acceptances.
+    /// accepting before, here or in the first pass ([`Findings::streaming_knowing`];
+    /// up to [`MAX_ACCEPTING`] endpoints are remembered).
     pub fn observe<'r>(
         &mut self,
         f: &EndedFlow,
@@ -377,15 +362,34 @@ impl Findings {
         is_unrestricted: impl Fn(RoleSet, RoleSet) -> bool,
         reclassify: impl Fn(&EndedFlow) -> Classified<'r>,
     ) -> Vec<String> {
-        if accepted(f) && self.accepting.len() < MAX_ACCEPTING {
-            let (_, (s, p)) = endpoints(&f.flow);
-            self.accepting.insert((s, p, f.flow.key.proto));
-        }
+        self.note_accepting(f);
+        let j = self.judge(f, c, is_unrestricted, reclassify);
+        self.record(f, c, j)
+    }
+
+    /// The policy problems of one flow, against the accepting endpoints
+    /// known now; pure, so flows of a batch are judged on all cores when a
+    /// first pass already knows every accepting endpoint. [`Findings::record`]
+    /// then counts them, in flow order.
+    pub fn judge<'r>(
+        &self,
+        f: &EndedFlow,
+        c: &Classified<'r>,
+        is_unrestricted: impl Fn(RoleSet, RoleSet) -> bool,
+        reclassify: impl Fn(&EndedFlow) -> Classified<'r>,
+    ) -> Judged {
         let (hits, unknown) = judged(f, c, &self.accepting, &is_unrestricted, &reclassify);
-        self.note_unknown(unknown);
+        Judged { hits, unknown }
+    }
+
+    /// Counts what [`Findings::judge`] found on `f`; returns the ids of the
+    /// findings it supports.
+    pub fn record(&mut self, f: &EndedFlow, c: &Classified<'_>, j: Judged) -> Vec<String> {
+        self.note_accepting(f);
+        self.note_unknown(j.unknown);
         let mut ids = Vec::new();
-        for h in hits {
-            if let Some(order) = self.add(None, f, c, h) {
+        for h in j.hits {
+            if let Some(order) = self.add(f, c, h) {
                 let id = format!("F{}", order + 1);
                 if !ids.contains(&id) {
                     ids.push(id);
@@ -393,6 +397,13 @@ impl Findings {
             }
         }
         ids
+    }
+
+    fn note_accepting(&mut self, f: &EndedFlow) {
+        if accepted(f) && self.accepting.len() < MAX_ACCEPTING {
+            let (_, (s, p)) = endpoints(&f.flow);
+            self.accepting.insert((s, p, f.flow.key.proto));
+        }
     }
 
     fn note_unknown(&mut self, unknown: Option<DirectionUnknown>) {
@@ -427,7 +438,7 @@ impl Findings {
 
     /// Adds a hit; returns the finding's order of appearance, or `None`
     /// when a new finding was refused at the streaming cap.
-    fn add(&mut self, i: Option<usize>, f: &EndedFlow, c: &Classified<'_>, h: Hit) -> Option<usize> {
+    fn add(&mut self, f: &EndedFlow, c: &Classified<'_>, h: Hit) -> Option<usize> {
         let ((client, _), (server, port)) = endpoints(&f.flow);
         let service = service_of(f, c);
         let many_ports = service.contains("-65535") || service.ends_with(UNANSWERED);
@@ -496,37 +507,7 @@ impl Findings {
                 a.details.push(d);
             }
         }
-        let order = a.order;
-        if let Some(v) = i.and_then(|i| self.per_flow.get_mut(i)) {
-            let o = order as u32;
-            if !v.contains(&o) {
-                v.push(o);
-            }
-        }
-        Some(order)
-    }
-
-    /// The findings, most severe first, with stable ids, and per input flow
-    /// the ids of the findings it supports.
-    pub fn finish(self) -> (Vec<Finding>, Vec<Vec<String>>) {
-        let mut entries: Vec<(&Key, &Acc)> = self.acc.iter().collect();
-        entries.sort_by(|a, b| b.1.severity.cmp(&a.1.severity).then(a.1.order.cmp(&b.1.order)));
-        // Id by order of appearance.
-        let mut ids: Vec<String> = vec![String::new(); entries.len()];
-        let mut out = Vec::with_capacity(entries.len());
-        for (n, (k, a)) in entries.iter().enumerate() {
-            let id = format!("F{}", n + 1);
-            if let Some(slot) = ids.get_mut(a.order) {
-                slot.clone_from(&id);
-            }
-            out.push(to_finding(id, k, a));
-        }
-        let per_flow = self
-            .per_flow
-            .iter()
-            .map(|os| os.iter().filter_map(|&o| ids.get(o as usize).cloned()).collect())
-            .collect();
-        (out, per_flow)
+        Some(a.order)
     }
 }
 

@@ -1,19 +1,18 @@
 //! `exaudit live`: the offline pipeline fed from an interface, streaming.
 //!
-//! Nothing grows with time: each flow is classified, checked and written as
-//! NDJSON when it ends (expires, is evicted, or is closed at the stop), then
-//! forgotten; findings are aggregated incrementally (at most
-//! [`MAX_FINDINGS`] distinct ones); without a topology file the roles are
-//! re-inferred from bounded per-host observations ([`MAX_HOSTS`] hosts,
-//! [`MAX_PORTS`] served ports each) when they change, at most once a second,
-//! and each flow is classified with the roles known when it ends; evidence packets
-//! are held only for flows still in the table, within a byte budget.
+//! The audit is the same streaming engine as `read`'s ([`Engine`]): each
+//! flow is classified, checked and written as NDJSON when it ends (expires,
+//! is evicted, or is closed at the stop), then forgotten; without a topology
+//! file the roles are re-inferred from bounded per-host observations when
+//! they change, at most once a second, and each flow is classified with the
+//! roles known when it ends. This file adds what only a live capture has:
+//! privileges, signals, the periodic status and the evidence pcap (packets
+//! held only for flows still in the table, within a byte budget).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::net::IpAddr;
 use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,27 +23,15 @@ use crossbeam_channel::bounded;
 use serde::Serialize;
 
 use crate::analyze::{Analyzer, EndedFlow};
-use crate::audit::{self, Audit, PurposeTally, TopologyInfo};
-use crate::classify::evidence::{infer_topology, HostObservation, Inference, Observer};
-use crate::classify::{Classified, Classifier};
+use crate::audit::engine::{Engine, Every};
 use crate::cli::LiveArgs;
-use crate::findings::{Findings, MAX_FINDINGS};
 use crate::flow::{EndReason, Flow, TableStats};
 use crate::pipeline::{self, Batch, FlowHandler, RunStats, CHANNEL_BATCHES};
-use crate::report::{self, CaptureDrops, FlowRecord, InputSummary, Summary};
-use crate::rules::{Matcher, RuleSet};
+use crate::report::{self, CaptureDrops, InputSummary, Streamer, Summary};
+use crate::rules::RuleSet;
 use crate::run::{policy_inputs, EXIT_ERROR, EXIT_OK};
 use crate::source::live::{self as src, LiveCounters, LiveOptions, OpenError, PcapStats};
-use crate::topology::{Generation, Site, Topology};
-
-/// Hosts remembered for role inference; further hosts are not observed.
-pub const MAX_HOSTS: usize = 65_536;
-/// Served ports remembered per host and protocol.
-pub const MAX_PORTS: usize = 64;
-/// Flows with inspector facts kept for the final audit's table.
-const FACT_ROWS: usize = 30;
-/// Largest unexplained flows kept for the final audit.
-const UNEXPLAINED_ROWS: usize = 10;
+use crate::topology::{Generation, Topology};
 /// Snap length of evidence copies.
 pub const EVIDENCE_SNAP: usize = 4096;
 /// Bytes of evidence held for flows still open.
@@ -167,7 +154,7 @@ pub fn live(args: &LiveArgs) -> i32 {
         iface.clone(),
     )));
     let sink_state = Rc::clone(&state);
-    let analyzer = Analyzer::with_sink(rules.interfaces(), cfg.inspect_bytes, move |e| {
+    let analyzer = Analyzer::new(rules.interfaces(), cfg.inspect_bytes, move |e, _| {
         sink_state.borrow_mut().flow_ended(e)
     });
     let mut handler = LiveHandler {
@@ -213,7 +200,7 @@ pub fn live(args: &LiveArgs) -> i32 {
         table: table_stats,
         wall_secs: started.elapsed().as_secs_f64(),
     };
-    let ok = state.finish(&rules, &run_stats, &live_end, expect);
+    let ok = state.finish(&run_stats, &live_end, expect);
     if let Some(e) = &live_end.error {
         eprintln!("exaudit: error: {iface}: {e}");
         return EXIT_ERROR;
@@ -292,29 +279,7 @@ impl FlowHandler for LiveHandler<'_, '_> {
 
 /// Everything the live run accumulates, all of it bounded.
 struct LiveState<'m> {
-    rules: &'m RuleSet,
-    /// The rules of the generation in use (rebuilt when the evidence names another).
-    matcher: Rc<Matcher>,
-    given: Option<(&'m Topology, String)>,
-    /// --exchange, when given.
-    exchange: Option<Generation>,
-    /// Where the generation in use came from, and why.
-    exchange_from: &'static str,
-    exchange_reason: String,
-    inferred: Inference,
-    /// `inferred.topology`, shared so a classification does not borrow the state.
-    inferred_topology: Rc<Topology>,
-    hosts: HashMap<IpAddr, HostObservation>,
-    hosts_dirty: bool,
-    last_inference: Option<Instant>,
-    hosts_full: u64,
-    findings: Findings,
-    tally: PurposeTally,
-    facts: Vec<FlowRecord>,
-    /// (bytes, record), largest first.
-    unexplained: Vec<(u64, FlowRecord)>,
-    out: Box<dyn Write>,
-    out_error: Option<String>,
+    engine: Engine<'m, 'm>,
     report: Box<dyn Write>,
     evidence: Option<EvidenceRing>,
     counters: Arc<LiveCounters>,
@@ -325,9 +290,6 @@ struct LiveState<'m> {
     last_packets: u64,
     findings_mark: usize,
     interval_purposes: BTreeMap<&'static str, u64>,
-    flows_ended: u64,
-    first_ts: Option<i64>,
-    last_ts: Option<i64>,
     active: usize,
 }
 
@@ -344,33 +306,13 @@ impl<'m> LiveState<'m> {
         interval: Duration,
         iface: String,
     ) -> Self {
-        let (generation, exchange_from, exchange_reason) = match &given {
-            Some((t, file)) => (
-                t.site().exchange,
-                "topology",
-                format!("exchange = \"{}\" in {file}", t.site().exchange),
-            ),
-            None => audit::choose_generation(exchange, &[]),
+        let mut engine = match given {
+            Some((t, file)) => Engine::given(rules, t, file, None),
+            None => Engine::learning(rules, exchange, None, Every::Wall(Duration::from_secs(1))),
         };
+        engine.write_to(Box::new(Streamer::new(report::Format::Ndjson, out)));
         LiveState {
-            rules,
-            matcher: Rc::new(rules.matcher(generation)),
-            given,
-            exchange,
-            exchange_from,
-            exchange_reason,
-            inferred: infer_topology(&[], inferred_site(generation)),
-            inferred_topology: Rc::new(Topology::new(inferred_site(generation))),
-            hosts: HashMap::new(),
-            hosts_dirty: false,
-            last_inference: None,
-            hosts_full: 0,
-            findings: Findings::streaming(MAX_FINDINGS),
-            tally: PurposeTally::default(),
-            facts: Vec::new(),
-            unexplained: Vec::new(),
-            out,
-            out_error: None,
+            engine,
             report,
             evidence,
             counters,
@@ -381,9 +323,6 @@ impl<'m> LiveState<'m> {
             last_packets: 0,
             findings_mark: 0,
             interval_purposes: BTreeMap::new(),
-            flows_ended: 0,
-            first_ts: None,
-            last_ts: None,
             active: 0,
         }
     }
@@ -393,103 +332,14 @@ impl<'m> LiveState<'m> {
         let _ = self.report.flush();
     }
 
-    /// Adds what `f` shows about its hosts to the bounded observations.
-    fn observe_hosts(&mut self, f: &EndedFlow) {
-        for o in Observer::of_flow(self.rules, f) {
-            let len = self.hosts.len();
-            let h = match self.hosts.get_mut(&o.addr) {
-                Some(h) => h,
-                None if len < MAX_HOSTS => {
-                    self.hosts_dirty = true;
-                    self.hosts
-                        .entry(o.addr)
-                        .or_insert_with(|| HostObservation::new(o.addr))
-                }
-                None => {
-                    self.hosts_full += 1;
-                    continue;
-                }
-            };
-            if h.merge(o) {
-                self.hosts_dirty = true;
-            }
-        }
-    }
-
-    fn reinfer(&mut self) {
-        if self.given.is_some() || !self.hosts_dirty {
-            return;
-        }
-        let mut obs: Vec<HostObservation> = self.hosts.values().cloned().collect();
-        obs.sort_by_key(|o| o.addr);
-        let (generation, from, why) = audit::choose_generation(self.exchange, &obs);
-        if generation != self.matcher.generation() {
-            self.matcher = Rc::new(self.rules.matcher(generation));
-        }
-        self.exchange_from = from;
-        self.exchange_reason = why;
-        self.inferred = infer_topology(&obs, inferred_site(generation));
-        self.inferred_topology = Rc::new(self.inferred.topology.clone());
-        self.hosts_dirty = false;
-        self.last_inference = Some(Instant::now());
-    }
-
     fn flow_ended(&mut self, f: EndedFlow) {
-        self.flows_ended += 1;
-        self.first_ts = Some(self.first_ts.map_or(f.flow.first_ts, |t| t.min(f.flow.first_ts)));
-        self.last_ts = Some(self.last_ts.map_or(f.flow.last_ts, |t| t.max(f.flow.last_ts)));
-        self.observe_hosts(&f);
-        // Roles follow the observations, re-inferred at most once a second.
-        if self
-            .last_inference
-            .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
-        {
-            self.reinfer();
-        }
-        let matcher = Rc::clone(&self.matcher);
-        let inferred = Rc::clone(&self.inferred_topology);
-        let topo: &Topology = match &self.given {
-            Some((t, _)) => t,
-            None => &inferred,
-        };
-        let classifier = Classifier::new(&matcher, topo, self.rules);
-        let c = classifier.classify(&f);
-        let ids = self.findings.observe(
-            &f,
-            &c,
-            |a, b| matcher.is_unrestricted_path(a, b),
-            |f| classifier.classify(f),
-        );
-        if let Some(e) = self.evidence.as_mut() {
-            e.ended(f.flow.id, !ids.is_empty());
-        }
-        let rec = audit::flow_record(f, &c, ids);
-        if self.out_error.is_none() {
-            let res = serde_json::to_writer(&mut self.out, &rec)
-                .map_err(io::Error::from)
-                .and_then(|()| self.out.write_all(b"\n"));
-            if let Err(e) = res {
-                self.out_error = Some(e.to_string());
+        let id = f.flow.id;
+        // Live audits each flow as it ends (no batches): always an outcome.
+        if let Some(o) = self.engine.flow_ended(f) {
+            if let Some(e) = self.evidence.as_mut() {
+                e.ended(id, o.has_findings);
             }
-        }
-        self.aggregate(&c, rec);
-    }
-
-    fn aggregate(&mut self, c: &Classified<'_>, rec: FlowRecord) {
-        let bytes = rec.c2s_bytes + rec.s2c_bytes;
-        self.tally.add(c, &rec);
-        *self.interval_purposes.entry(c.purpose.as_str()).or_insert(0) += 1;
-        if c.verdict() == crate::classify::Verdict::Unexplained
-            && (self.unexplained.len() < UNEXPLAINED_ROWS
-                || self.unexplained.last().is_some_and(|(b, _)| *b < bytes))
-        {
-            self.unexplained.push((bytes, rec.clone()));
-            self.unexplained
-                .sort_by(|a, b| b.0.cmp(&a.0).then(a.1.id.cmp(&b.1.id)));
-            self.unexplained.truncate(UNEXPLAINED_ROWS);
-        }
-        if !rec.app.is_empty() && self.facts.len() < FACT_ROWS {
-            self.facts.push(rec);
+            *self.interval_purposes.entry(o.purpose).or_insert(0) += 1;
         }
     }
 
@@ -503,14 +353,14 @@ impl<'m> LiveState<'m> {
 
     fn tick(&mut self, _table: &TableStats, active: usize, pending_expectations: usize) {
         self.active = active;
-        let _ = self.out.flush();
+        self.engine.flush_output();
         if let Some(e) = self.evidence.as_mut() {
             e.flush();
         }
         if self.last_report.elapsed() < self.interval {
             return;
         }
-        self.reinfer();
+        self.engine.refresh_roles();
         let secs = self.last_report.elapsed().as_secs_f64();
         self.last_report = Instant::now();
         let packets = self.counters.packets.load(Ordering::Relaxed);
@@ -525,11 +375,11 @@ impl<'m> LiveState<'m> {
             packets,
             if secs > 0.0 { delta as f64 / secs } else { 0.0 },
             active,
-            self.flows_ended,
+            self.engine.flows_ended,
             d.kernel,
             d.interface,
             d.pipeline,
-            self.findings.len(),
+            self.engine.findings_len(),
             if pending_expectations > 0 {
                 format!(", {pending_expectations} RPC endpoints awaited")
             } else {
@@ -548,8 +398,8 @@ impl<'m> LiveState<'m> {
             ));
             self.interval_purposes.clear();
         }
-        let new = self.findings.snapshot(self.findings_mark);
-        self.findings_mark = self.findings.len();
+        let new = self.engine.new_findings(self.findings_mark);
+        self.findings_mark = self.engine.findings_len();
         for f in &new {
             lines.push(format!("  NEW {} {} {}: {}", f.id, f.severity, f.kind, f.summary));
         }
@@ -565,91 +415,57 @@ impl<'m> LiveState<'m> {
     /// Writes the final audit; false when an output failed.
     fn finish(
         mut self,
-        rules: &RuleSet,
         stats: &RunStats,
         end: &src::LiveEnd,
         expect: crate::flow::expect::ExpectStats,
     ) -> bool {
-        let _ = rules;
-        self.hosts_dirty = true;
-        self.reinfer();
         let d = CaptureDrops {
             kernel: end.stats.dropped,
             interface: end.stats.if_dropped,
             pipeline: stats.capture.pipeline_drops,
         };
-        let findings = self.findings.snapshot(0);
+        if let Some(e) = self.evidence.as_mut() {
+            e.flush();
+        }
+        let extra = LiveExtra {
+            libpcap: end.stats,
+            findings_not_kept: self.engine.findings_not_kept(),
+            hosts_not_observed: self.engine.hosts_not_observed(),
+            evidence: self.evidence.as_ref().map(|e| e.stats),
+        };
+        let extra = match serde_json::to_value(&extra) {
+            Ok(serde_json::Value::Object(m)) => m,
+            _ => serde_json::Map::new(),
+        };
+        let (first_ts, last_ts) = (self.engine.first_ts, self.engine.last_ts);
+        // The live summary: one input, the interface, with the times of its flows.
         let mut summary = Summary::new(stats);
         summary.inputs = vec![InputSummary {
             file: format!("live:{}", self.iface),
             packets: stats.capture.packets,
             bytes: stats.capture.bytes,
-            first_ts: self.first_ts.map(report::rfc3339),
-            last_ts: self.last_ts.map(report::rfc3339),
+            first_ts: first_ts.map(report::rfc3339),
+            last_ts: last_ts.map(report::rfc3339),
             timestamps_backwards: 0,
             clock_jumps: 0,
             unsupported_link_types: BTreeMap::new(),
             error: end.error.clone(),
         }];
         summary.bytes = stats.capture.bytes;
-        summary.first_ts = self.first_ts.map(report::rfc3339);
-        summary.last_ts = self.last_ts.map(report::rfc3339);
+        summary.first_ts = first_ts.map(report::rfc3339);
+        summary.last_ts = last_ts.map(report::rfc3339);
         summary.capture_drops = d;
-        summary.findings = findings.len() as u64;
-        summary.direction_unknown = self.findings.direction_unknown;
-        summary.direction_unknown_flows = self.findings.direction_unknown_listed.clone();
-        summary.expectations = expect.added;
-        summary.expectations_matched = expect.matched;
-        let info = self.topology_info();
-        summary.topology = info.source;
-        let (purposes, matrix) = std::mem::take(&mut self.tally).finish();
-        let unexplained_ids: Vec<u64> = self.unexplained.iter().map(|(_, r)| r.id).collect();
-        let mut flows = std::mem::take(&mut self.facts);
-        for (_, r) in std::mem::take(&mut self.unexplained) {
-            if !flows.iter().any(|f| f.id == r.id) {
-                flows.push(r);
-            }
-        }
-        let audit = Audit {
-            flows,
-            findings,
-            summary,
-            topology: info,
-            inferred_toml: self.given.is_none().then(|| self.inferred.topology.to_toml()),
-            purposes,
-            matrix,
-            unexplained: unexplained_ids,
-        };
+        let (audit, res) = self.engine.finish(summary, expect, &extra);
         let mut ok = true;
-        // The flows file gets the findings and the summary after the flows.
-        let tail = (|| -> io::Result<()> {
-            for f in &audit.findings {
-                serde_json::to_writer(&mut self.out, f)?;
-                self.out.write_all(b"\n")?;
-            }
-            serde_json::to_writer(
-                &mut self.out,
-                &LiveSummary {
-                    summary: &audit.summary,
-                    topology_info: &audit.topology,
-                    libpcap: end.stats,
-                    findings_not_kept: self.findings.overflow,
-                    hosts_not_observed: self.hosts_full,
-                    evidence: self.evidence.as_ref().map(|e| e.stats),
-                },
-            )?;
-            self.out.write_all(b"\n")?;
-            self.out.flush()
-        })();
-        if let Some(e) = self.out_error.take().or(tail.err().map(|e| e.to_string())) {
-            if !e.contains("Broken pipe") {
+        if let Err(e) = res {
+            if e.kind() != io::ErrorKind::BrokenPipe {
                 eprintln!("exaudit: cannot write the flows: {e}");
                 ok = false;
             }
         }
         let mut text = Vec::new();
         let _ = writeln!(text, "\n=== final audit ({}) ===", self.iface);
-        let _ = report::render(report::Format::Table, &audit, &mut text);
+        let _ = report::render_report(report::Format::Table, &audit, &mut text);
         let _ = writeln!(
             text,
             "exaudit live {}: stopped after {}; {} packets ({} kernel received), {} flows, {} findings; drops: kernel {}, interface {}, pipeline {}",
@@ -666,8 +482,7 @@ impl<'m> LiveState<'m> {
         if d.kernel + d.interface + d.pipeline > 0 {
             let _ = writeln!(text, "{}", drop_warning(d));
         }
-        if let Some(e) = self.evidence.as_mut() {
-            e.flush();
+        if let Some(e) = self.evidence.as_ref() {
             let s = e.stats;
             let _ = writeln!(
                 text,
@@ -692,33 +507,6 @@ impl<'m> LiveState<'m> {
         }
         ok
     }
-
-    fn topology_info(&self) -> TopologyInfo {
-        match &self.given {
-            Some((t, file)) => {
-                let s = t.site();
-                TopologyInfo {
-                    source: "file",
-                    exchange_from: self.exchange_from,
-                    exchange_reason: self.exchange_reason.clone(),
-                    file: Some(file.clone()),
-                    site: s.name.clone(),
-                    exchange: s.exchange.as_str().to_string(),
-                    edge_subscribed: s.edge_subscribed,
-                    hosts: Vec::new(),
-                }
-            }
-            None => audit::inferred_info(&self.inferred, self.exchange_from, self.exchange_reason.clone()),
-        }
-    }
-}
-
-fn inferred_site(g: Generation) -> Site {
-    Site {
-        name: "inferred".into(),
-        exchange: g,
-        edge_subscribed: false,
-    }
 }
 
 fn drop_warning(d: CaptureDrops) -> String {
@@ -731,12 +519,9 @@ fn drop_warning(d: CaptureDrops) -> String {
     )
 }
 
-/// The flow record as `read` prints it.
+/// What the live summary record adds to `read`'s.
 #[derive(Serialize)]
-struct LiveSummary<'a> {
-    #[serde(flatten)]
-    summary: &'a Summary,
-    topology_info: &'a TopologyInfo,
+struct LiveExtra {
     /// libpcap's own counters (`pcap_stats`) at the end.
     libpcap: PcapStats,
     findings_not_kept: u64,

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::analyze::Analyzer;
-use crate::audit;
+use crate::audit::engine::{Engine, Every, RecordOut, Survey};
 use crate::cli::{FailOn, FlowArgs, ReadArgs, RulesCommand, TopologyCommand};
 use crate::flow::FlowConfig;
 use crate::pipeline::{run_offline_filtered, PipelineConfig, RunStats};
-use crate::report::{render, Format};
+use crate::report::{Format, Streamer, Summary};
 use crate::rules::{Proto, SiteFacts};
 use crate::rules::{RuleSet, Severity};
 use crate::topology::{Generation, Role, RoleSet, Topology};
@@ -185,37 +185,36 @@ fn expand_inputs(files: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
-/// Reads captures through the pipeline and the analyzer.
-fn analyze_files(
-    files: &[PathBuf],
-    cfg: PipelineConfig,
-    filter: Option<&str>,
-    rules: &RuleSet,
-    progress: bool,
-    inspect_thread: bool,
-) -> (
-    RunStats,
-    Vec<crate::analyze::EndedFlow>,
-    crate::flow::expect::ExpectStats,
-) {
-    let files = &expand_inputs(files)[..];
+/// A progress bar on a terminal for inputs over 16 MiB, else `None`.
+fn progress_bar(files: &[PathBuf], show: bool, label: &str) -> Option<ProgressBar> {
     let total: u64 = files
         .iter()
         .filter_map(|f| std::fs::metadata(f).ok())
         .map(|m| m.len())
         .sum();
-    let bar = if progress && io::stderr().is_terminal() && total > 16 << 20 {
-        let b = ProgressBar::new(total);
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        Some(b)
-    } else {
-        None
-    };
+    if !(show && io::stderr().is_terminal() && total > 16 << 20) {
+        return None;
+    }
+    let b = ProgressBar::new(total);
+    b.set_style(
+        ProgressStyle::with_template(&format!(
+            "{label}{{spinner}} [{{elapsed_precise}}] {{wide_bar}} {{bytes}}/{{total_bytes}} ({{eta}})"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    Some(b)
+}
+
+/// Reads the inputs once through the pipeline and the analyzer, handing
+/// each ended flow to `sink`.
+fn analyze_files(
+    files: &[PathBuf],
+    cfg: PipelineConfig,
+    filter: Option<&str>,
+    rules: &RuleSet,
+    bar: Option<ProgressBar>,
+    sink: impl FnMut(crate::analyze::EndedFlow, usize),
+) -> (RunStats, crate::flow::expect::ExpectStats) {
     let sizes: Vec<u64> = files
         .iter()
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
@@ -225,44 +224,111 @@ fn analyze_files(
         move |i: usize, consumed: u64| {
             if let Some(b) = &bar {
                 let before: u64 = sizes.iter().take(i).sum();
-                b.set_position((before + consumed).min(total));
+                b.set_position(before + consumed);
             }
         }
     };
-    let mut analyzer = Analyzer::new(rules.interfaces(), cfg.inspect_bytes);
-    // With a core to spare, the end-of-flow inspectors run on a thread of
-    // their own; otherwise inline on the flow worker.
-    let stats = std::thread::scope(|s| {
-        let inspector = inspect_thread.then(|| {
-            let (itx, irx) = crossbeam_channel::bounded(1024);
-            analyzer.inspect_on(itx);
-            let epm = analyzer.epm();
-            // Should the spawn fail, the channel is closed and the analyzer
-            // inspects inline.
-            std::thread::Builder::new()
-                .name("exaudit-inspect".into())
-                .spawn_scoped(s, move || crate::analyze::inspector(irx, epm))
-        });
-        let stats = run_offline_filtered(files, cfg, filter, progress, &mut analyzer);
-        analyzer.stop_offload();
-        if let Some(Ok(Ok(facts))) = inspector.map(|r| r.map(|h| h.join())) {
-            analyzer.attach(facts);
-        }
-        stats
-    });
+    let mut analyzer = Analyzer::new(rules.interfaces(), cfg.inspect_bytes, sink);
+    let stats = run_offline_filtered(files, cfg, filter, progress, &mut analyzer);
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let expect = analyzer.expect_stats();
-    (stats, analyzer.ended, expect)
+    (stats, analyzer.expect_stats())
 }
 
-/// Whether the end-of-flow inspectors get a thread of their own: only with
-/// a third core, as the capture thread and the flow worker use two. On the
-/// 2-core benchmark machine the extra thread gained nothing (best of six:
-/// 1.43 s with it, 1.39 s without) and held 27 MiB more.
-fn inspect_thread() -> bool {
-    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 3)
+/// Flows ended between re-inferences of the roles when they are learnt
+/// while reading (standard input past the holding budget).
+const LEARN_EVERY_FLOWS: u64 = 4096;
+
+/// Flows audited together when a first pass saw the whole input.
+const AUDIT_BATCH: usize = 4096;
+
+/// Where `read`'s first pass puts ended flows.
+enum Stage<'r, 'w> {
+    /// Within the holding budget: the flows, to audit after the pass.
+    Holding(Vec<crate::analyze::EndedFlow>, Survey<'r>),
+    /// Past it, on files: only the survey; the files are read again.
+    Surveying(Survey<'r>),
+    /// Past it, on standard input: auditing as flows end.
+    Streaming(Box<Engine<'r, 'w>>),
+    /// Between two of the above.
+    Moving,
+}
+
+/// What the first pass needs to start auditing mid-way.
+struct Plan<'r> {
+    rules: &'r RuleSet,
+    topology: Option<(&'r Topology, String)>,
+    exchange: Option<Generation>,
+    hold: usize,
+    rereadable: bool,
+}
+
+impl<'r> Plan<'r> {
+    /// The engine for an input whose first pass (all of it) is `survey`:
+    /// it audits in batches on all cores.
+    fn engine<'w>(&self, survey: Survey<'r>) -> Engine<'r, 'w> {
+        let mut e = match &self.topology {
+            Some((t, file)) => Engine::given(self.rules, t, file.clone(), Some(survey)),
+            None => Engine::surveyed(self.rules, self.exchange, survey),
+        };
+        e.batched(AUDIT_BATCH);
+        e
+    }
+
+    fn take<'w>(
+        &self,
+        stage: &mut Stage<'r, 'w>,
+        out: &mut Option<Box<dyn RecordOut + 'w>>,
+        e: crate::analyze::EndedFlow,
+        tracked: usize,
+    ) {
+        match stage {
+            Stage::Holding(held, survey) => {
+                survey.add(&e);
+                held.push(e);
+                // The budget counts the flows held and those still in the
+                // table: a flood filling the table is not held as well.
+                if held.len().saturating_add(tracked) <= self.hold {
+                    return;
+                }
+            }
+            Stage::Surveying(survey) => {
+                survey.add(&e);
+                return;
+            }
+            Stage::Streaming(engine) => {
+                engine.flow_ended(e);
+                return;
+            }
+            Stage::Moving => return,
+        }
+        // Past the holding budget.
+        let Stage::Holding(held, survey) = std::mem::replace(stage, Stage::Moving) else {
+            return;
+        };
+        if self.rereadable {
+            drop(held);
+            *stage = Stage::Surveying(survey);
+            return;
+        }
+        let mut engine = match &self.topology {
+            Some((t, file)) => Engine::given(self.rules, t, file.clone(), Some(survey)),
+            None => Engine::learning(
+                self.rules,
+                self.exchange,
+                Some(survey),
+                Every::Flows(LEARN_EVERY_FLOWS),
+            ),
+        };
+        if let Some(o) = out.take() {
+            engine.write_to(o);
+        }
+        for e in held {
+            engine.flow_ended(e);
+        }
+        *stage = Stage::Streaming(Box::new(engine));
+    }
 }
 
 /// The process's peak resident set so far, MiB (0 where /proc is missing).
@@ -411,23 +477,84 @@ pub fn read(args: &ReadArgs) -> i32 {
             return EXIT_ERROR;
         }
     }
-    let (stats, flows, expect) = analyze_files(
-        &args.files,
+    let files = expand_inputs(&args.files);
+    let plan = Plan {
+        rules: &rules,
+        topology: topology.as_ref().map(|(t, p)| (t, p.clone())),
+        exchange,
+        hold: args.hold_flows,
+        rereadable: !files.iter().any(|f| f.as_os_str() == "-"),
+    };
+    let mut out = match Out::new(args.output.as_deref()) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("exaudit: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    // First pass: hold the flows within the budget, survey them all.
+    let mut stage = Stage::Holding(Vec::new(), Survey::new(&rules));
+    let mut sink_out: Option<Box<dyn RecordOut + '_>> = Some(Box::new(Streamer::new(format, out.writer())));
+    let (mut stats, mut expect) = analyze_files(
+        &files,
         args.flow.config(),
         args.filter.as_deref(),
         &rules,
-        !args.no_progress,
-        inspect_thread(),
+        progress_bar(&files, !args.no_progress, ""),
+        |e, tracked| plan.take(&mut stage, &mut sink_out, e, tracked),
     );
     let t1 = std::time::Instant::now();
     let hwm_read = peak_rss_mib();
-    let topo = topology.as_ref().map(|(t, p)| (t, p.clone()));
-    let audit = audit::build(&stats, flows, &rules, topo, exchange, expect);
+    let engine = match std::mem::replace(&mut stage, Stage::Moving) {
+        Stage::Streaming(engine) => *engine,
+        Stage::Holding(held, survey) => {
+            let mut engine = plan.engine(survey);
+            if let Some(o) = sink_out.take() {
+                engine.write_to(o);
+            }
+            for e in held {
+                engine.flow_ended(e);
+            }
+            engine
+        }
+        Stage::Surveying(survey) => {
+            // Second pass, with what the first knew of the whole input.
+            let mut engine = plan.engine(survey);
+            if let Some(o) = sink_out.take() {
+                engine.write_to(o);
+            }
+            (stats, expect) = analyze_files(
+                &files,
+                args.flow.config(),
+                args.filter.as_deref(),
+                &rules,
+                progress_bar(&files, !args.no_progress, "second read "),
+                |e, _| {
+                    engine.flow_ended(e);
+                },
+            );
+            engine
+        }
+        Stage::Moving => plan.engine(Survey::new(&rules)),
+    };
     let t2 = std::time::Instant::now();
     let hwm_audit = peak_rss_mib();
-    if let Err(e) = write_output(args.output.as_deref(), |w| render(format, &audit, w)) {
-        eprintln!("exaudit: {e}");
-        return EXIT_ERROR;
+    let (audit, res) = engine.finish(Summary::new(&stats), expect, &serde_json::Map::new());
+    drop(sink_out);
+    drop(stage);
+    let res = res.and_then(|()| out.commit());
+    match res {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            eprintln!(
+                "exaudit: cannot write {}: {e}",
+                args.output
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "standard output".into())
+            );
+            return EXIT_ERROR;
+        }
+        _ => {}
     }
     let t3 = std::time::Instant::now();
     let worst = audit
@@ -435,9 +562,6 @@ pub fn read(args: &ReadArgs) -> i32 {
         .iter()
         .filter_map(|f| Severity::parse(f.severity))
         .max();
-    // The process ends next: returning the audit's memory to the allocator
-    // flow by flow would only cost time (0.2 s for 200k flows).
-    std::mem::forget(audit);
     if timings {
         eprintln!(
             "exaudit: timings: read+flows {:.3}s, audit {:.3}s, render {:.3}s, rest {:.3}s; peak RSS after read {} MiB, after audit {} MiB, at the end {} MiB",
@@ -578,8 +702,19 @@ pub fn topology(cmd: &TopologyCommand) -> i32 {
             let rules = RuleSet::embedded();
             // The inspectors run: roles come from what hosts say and serve.
             let cfg = PipelineConfig::default();
-            let (stats, flows, _) = analyze_files(files, cfg, None, &rules, true, inspect_thread());
-            let (inference, _, why) = audit::infer(&flows, &rules, g);
+            let files = expand_inputs(files);
+            let mut survey = Survey::new(&rules);
+            let (stats, _) = analyze_files(
+                &files,
+                cfg,
+                None,
+                &rules,
+                progress_bar(&files, true, ""),
+                |e, _| {
+                    survey.add(&e);
+                },
+            );
+            let (inference, _, why) = survey.infer(g);
             eprintln!("exaudit: Exchange {} ({why})", inference.topology.site().exchange);
             for h in &inference.hosts {
                 eprintln!("exaudit: {} -> {} ({})", h.label(), h.roles, h.reason);
@@ -744,43 +879,4 @@ fn explain(args: &crate::cli::ExplainArgs) -> Result<(), String> {
             Ok(())
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The inspector thread and inline inspection learn the same facts.
-    #[test]
-    fn inspector_thread_and_inline_agree() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("captures");
-        let files: Vec<PathBuf> = [
-            "epm-rpcdump.pcap",
-            "epm-map-followup.pcap",
-            "smtp-starttls.pcap",
-            "http-exchange-paths.pcap",
-            "ldap-simple-bind.pcap",
-            "pop3-imap.pcap",
-        ]
-        .iter()
-        .map(|f| dir.join(f))
-        .collect();
-        let rules = RuleSet::embedded();
-        let facts = |thread: bool| {
-            let (_, flows, _) = analyze_files(&files, PipelineConfig::default(), None, &rules, false, thread);
-            let mut v: Vec<(u64, String)> = flows
-                .iter()
-                .map(|e| (e.flow.id, format!("{:?} {:?}", e.app, e.epm)))
-                .collect();
-            v.sort();
-            v
-        };
-        let inline = facts(false);
-        assert!(inline.len() > 20, "{} flows", inline.len());
-        assert!(
-            inline.iter().filter(|(_, f)| f.contains("Some(")).count() > 5,
-            "the captures' inspected facts are missing: {inline:?}"
-        );
-        assert_eq!(facts(true), inline);
-    }
 }

@@ -120,7 +120,11 @@ fn normal_ndjson(stdout: &str) -> [String; 3] {
         .collect::<Vec<_>>()
         .join("\n");
     let join = |v: Vec<String>| v.join("\n");
-    [join(flows.into_iter().map(|(_, s)| s).collect()), join(findings), summary]
+    [
+        join(flows.into_iter().map(|(_, s)| s).collect()),
+        join(findings),
+        summary,
+    ]
 }
 
 /// The normal form of the table: finding ids as `F?`, the time and speed
@@ -202,7 +206,11 @@ fn runs() -> (Vec<Run>, bool) {
 
 /// (run, part) -> digest for one run; parts: flows, findings, summary, table.
 fn outputs(run: &Run, dump: Option<&Path>) -> Vec<((String, String), String)> {
-    let mut base: Vec<String> = vec!["read".into(), run.file.display().to_string(), "--no-progress".into()];
+    let mut base: Vec<String> = vec![
+        "read".into(),
+        run.file.display().to_string(),
+        "--no-progress".into(),
+    ];
     if let Some(t) = &run.topology {
         base.extend(["-t".into(), t.display().to_string()]);
     }
@@ -220,7 +228,28 @@ fn outputs(run: &Run, dump: Option<&Path>) -> Vec<((String, String), String)> {
         .collect();
     let [flows, findings, summary] = normal_ndjson(&exec("ndjson"));
     let table = normal_table(&exec("table"), &folders);
-    let parts = [("flows", flows), ("findings", findings), ("summary", summary), ("table", table)];
+    // The same audit when the flows do not fit the holding budget and the
+    // file is read twice (the first read only surveys the hosts).
+    let mut args = base.clone();
+    args.extend(["-f".into(), "ndjson".into(), "--hold-flows".into(), "0".into()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let twice = normal_ndjson(&String::from_utf8_lossy(&common::exaudit(&refs).stdout));
+    for (part, (once, twice)) in ["flows", "findings", "summary"]
+        .iter()
+        .zip([&flows, &findings, &summary].into_iter().zip(&twice))
+    {
+        assert!(
+            once == twice,
+            "{}: the {part} of a second read (--hold-flows 0) differ from one read",
+            run.name
+        );
+    }
+    let parts = [
+        ("flows", flows),
+        ("findings", findings),
+        ("summary", summary),
+        ("table", table),
+    ];
     if let Some(dir) = dump {
         let file = run.name.replace(['/', ' ', '+'], "_");
         for (part, text) in &parts {
@@ -251,13 +280,88 @@ fn table_of(path: &Path, columns: usize) -> BTreeMap<(String, String), Vec<Strin
         );
         let rest: Vec<String> = cols[2..].iter().map(|s| s.to_string()).collect();
         assert!(
-            out.insert((cols[0].to_string(), cols[1].to_string()), rest).is_none(),
+            out.insert((cols[0].to_string(), cols[1].to_string()), rest)
+                .is_none(),
             "{} line {}: listed twice",
             path.display(),
             n + 1
         );
     }
     out
+}
+
+/// Standard input cannot be read twice: within the holding budget it gives
+/// the file's audit; past it (`--hold-flows 0`) the roles are learnt as
+/// flows end, and the flows themselves are still exactly the file's.
+#[test]
+fn standard_input_gives_the_files_flows_and_within_the_budget_its_audit() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let file = common::capture("epm-map-followup.pcap");
+    let bytes = std::fs::read(&file).unwrap();
+    let run = |args: &[&str]| -> String {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_exaudit"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let data = bytes.clone();
+        let feeder = std::thread::spawn(move || stdin.write_all(&data));
+        let out = child.wait_with_output().unwrap();
+        feeder.join().unwrap().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let from_file =
+        String::from_utf8(common::exaudit(&["read", file.to_str().unwrap(), "-f", "ndjson"]).stdout).unwrap();
+    let [file_flows, file_findings, _] = normal_ndjson(&from_file);
+    let [flows, findings, _] = normal_ndjson(&run(&["read", "-", "-f", "ndjson"]));
+    assert_eq!(
+        flows, file_flows,
+        "standard input within the budget: the file's flow records"
+    );
+    assert_eq!(
+        findings, file_findings,
+        "standard input within the budget: the file's findings"
+    );
+    // Past the budget: learnt roles; the traffic facts of every flow are the file's.
+    let learnt = run(&["read", "-", "-f", "ndjson", "--hold-flows", "0"]);
+    let traffic = |text: &str| -> Vec<String> {
+        let mut v: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|o| o["type"] == "flow")
+            .map(|f| {
+                format!(
+                    "{} {} {}:{} {}:{} {} {} {}/{} {}/{} {}",
+                    f["id"],
+                    f["proto"],
+                    f["client"],
+                    f["client_port"],
+                    f["server"],
+                    f["server_port"],
+                    f["state"],
+                    f["history"],
+                    f["c2s_packets"],
+                    f["c2s_bytes"],
+                    f["s2c_packets"],
+                    f["s2c_bytes"],
+                    f["app"]
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(traffic(&learnt), traffic(&from_file));
+    assert!(learnt
+        .lines()
+        .last()
+        .unwrap()
+        .contains("\"topology\":\"inferred\""));
 }
 
 #[test]
@@ -319,7 +423,10 @@ fn every_capture_gives_the_output_of_the_commit_before_the_streaming_engine() {
         let ran: std::collections::BTreeSet<&(String, String)> = got.iter().map(|(k, _)| k).collect();
         for key in expected.keys() {
             if !ran.contains(key) {
-                problems.push(format!("{} {}: in outputs.tsv but no such capture was read", key.0, key.1));
+                problems.push(format!(
+                    "{} {}: in outputs.tsv but no such capture was read",
+                    key.0, key.1
+                ));
             }
         }
     }

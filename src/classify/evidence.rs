@@ -211,7 +211,12 @@ impl HostObservation {
 pub struct Observer<'r> {
     rules: &'r RuleSet,
     hosts: hashbrown::HashMap<IpAddr, HostObservation>,
+    /// Observations of hosts not kept because [`MAX_HOSTS`] were.
+    pub hosts_full: u64,
 }
+
+/// Hosts remembered for role inference; further hosts are not observed.
+pub const MAX_HOSTS: usize = 65_536;
 
 fn clue(
     mark: Option<Mark>,
@@ -268,6 +273,7 @@ impl<'r> Observer<'r> {
         Observer {
             rules,
             hosts: hashbrown::HashMap::new(),
+            hosts_full: 0,
         }
     }
 
@@ -448,15 +454,32 @@ impl<'r> Observer<'r> {
         out
     }
 
-    /// Observes one ended flow.
-    pub fn observe(&mut self, f: &EndedFlow) {
+    /// Observes one ended flow; returns whether the inference could change.
+    /// At most [`MAX_HOSTS`] hosts are kept; a flow's observations of
+    /// further hosts are counted in [`Observer::hosts_full`].
+    pub fn observe(&mut self, f: &EndedFlow) -> bool {
+        let mut changed = false;
         for o in Observer::of_flow(self.rules, f) {
+            let len = self.hosts.len();
             if let Some(h) = self.hosts.get_mut(&o.addr) {
-                h.merge(o);
+                changed |= h.merge(o);
             } else if o.serves_anything() || is_private(o.addr) {
-                self.hosts.insert(o.addr, o);
+                if len < MAX_HOSTS {
+                    self.hosts.insert(o.addr, o);
+                    changed = true;
+                } else {
+                    self.hosts_full += 1;
+                }
             }
         }
+        changed
+    }
+
+    /// The observations so far, by address.
+    pub fn snapshot(&self) -> Vec<HostObservation> {
+        let mut hosts: Vec<HostObservation> = self.hosts.values().cloned().collect();
+        hosts.sort_by_key(|h| h.addr);
+        hosts
     }
 
     /// The observations, by address.

@@ -472,14 +472,105 @@ impl Summary {
     }
 }
 
-/// Writes the audit in `format`.
-pub fn render(format: Format, audit: &crate::audit::Audit, out: &mut dyn Write) -> io::Result<()> {
+/// Writes the people's audit (`table` or `markdown`) from its aggregates;
+/// the record formats are written as flows end, by [`Streamer`].
+pub fn render_report(format: Format, audit: &crate::audit::Audit, out: &mut dyn Write) -> io::Result<()> {
     match format {
-        Format::Ndjson => json::ndjson(audit, out),
-        Format::Json => json::json(audit, out),
-        Format::Csv => csv::csv(audit, out),
-        Format::Table => table::table(audit, out),
         Format::Markdown => markdown::markdown(audit, out),
+        _ => table::table(audit, out),
+    }
+}
+
+/// Writes the output in `format` as the engine hands it records: flow
+/// records (ndjson, json, csv) as flows end, the rest at the end.
+pub struct Streamer<W: Write> {
+    format: Format,
+    out: W,
+    flows: u64,
+}
+
+impl<W: Write> Streamer<W> {
+    pub fn new(format: Format, out: W) -> Streamer<W> {
+        Streamer {
+            format,
+            out,
+            flows: 0,
+        }
+    }
+}
+
+impl<W: Write> crate::audit::engine::RecordOut for Streamer<W> {
+    fn flow(&mut self, r: &FlowRecord) -> io::Result<()> {
+        let first = self.flows == 0;
+        self.flows += 1;
+        let out = &mut self.out;
+        match self.format {
+            Format::Ndjson => json::ndjson_flow(r, out),
+            Format::Json => json::json_flow(r, first, out),
+            Format::Csv => {
+                if first {
+                    out.write_all(csv::HEADER.as_bytes())?;
+                }
+                csv::row(r, out)
+            }
+            Format::Table | Format::Markdown => Ok(()),
+        }
+    }
+
+    fn flows(&mut self, records: &[FlowRecord]) -> io::Result<()> {
+        use rayon::prelude::*;
+        if matches!(self.format, Format::Table | Format::Markdown) {
+            return Ok(());
+        }
+        // Encoded on all cores in chunks, written in order.
+        let format = self.format;
+        let start = self.flows;
+        let chunks: Vec<io::Result<Vec<u8>>> = records
+            .par_chunks(512)
+            .enumerate()
+            .map(|(n, chunk)| {
+                let mut buf = Vec::with_capacity(chunk.len() * 640);
+                for (i, r) in chunk.iter().enumerate() {
+                    let first = start == 0 && n == 0 && i == 0;
+                    match format {
+                        Format::Ndjson => json::ndjson_flow(r, &mut buf)?,
+                        Format::Json => json::json_flow(r, first, &mut buf)?,
+                        _ => {
+                            if first {
+                                buf.extend_from_slice(csv::HEADER.as_bytes());
+                            }
+                            csv::row(r, &mut buf)?
+                        }
+                    }
+                }
+                Ok(buf)
+            })
+            .collect();
+        self.flows += records.len() as u64;
+        for c in chunks {
+            self.out.write_all(&c?)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn finish(
+        &mut self,
+        audit: &crate::audit::Audit,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> io::Result<()> {
+        let out = &mut self.out;
+        match self.format {
+            Format::Ndjson => json::ndjson_tail(audit, extra, out),
+            Format::Json => json::json_tail(audit, extra, self.flows > 0, out),
+            Format::Csv if self.flows == 0 => out.write_all(csv::HEADER.as_bytes()),
+            Format::Csv => Ok(()),
+            Format::Table | Format::Markdown => render_report(self.format, audit, out),
+        }?;
+        out.flush()
     }
 }
 
@@ -491,8 +582,7 @@ pub struct Section {
     pub rows: Vec<Vec<String>>,
 }
 
-/// Most flows listed in the application-facts section.
-const FACT_ROWS: usize = 30;
+use crate::audit::engine::FACT_ROWS;
 
 fn s<T: ToString>(v: T) -> String {
     v.to_string()
