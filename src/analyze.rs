@@ -10,16 +10,12 @@ use hashbrown::HashMap;
 use crate::decode::{to_ip, Addr};
 use crate::flow::expect::ExpectTable;
 
-use crate::flow::{Direction, EndReason, Flow, Inspection};
+use crate::flow::{Direction, EndReason, Flow, FlowHandler, Inspection};
 use crate::inspect::{self, dcerpc, AppFacts, Streams};
-use crate::pipeline::FlowHandler;
 use crate::rules::{InterfaceTable, Uuid};
 
 /// How long an endpoint-mapper answer stays valid, seconds.
 pub const EXPECT_TTL_S: u32 = 600;
-/// Bytes per direction kept for DCE/RPC flows (the capture side forwards at
-/// most twice `--inspect-bytes` per direction).
-pub const DCERPC_INSPECT_BYTES: usize = 16 * 1024;
 /// Endpoint-mapper answers remembered at once.
 pub const MAX_EXPECTATIONS: usize = 16_384;
 
@@ -264,7 +260,7 @@ impl FlowHandler for Analyzer<'_> {
         let Some(ins) = flow.inspect.as_mut() else { return };
         if dcerpc::looks_like_dcerpc(&ins.c2s.data) {
             // Endpoint-mapper lookups answer in several fragments (Samba: 6.8 KB).
-            ins.cap = ins.cap.max(self.inspect_bytes.max(DCERPC_INSPECT_BYTES));
+            ins.cap = ins.cap.max(self.inspect_bytes.max(dcerpc::INSPECT_BYTES));
             if !from_client && self.is_epm_flow(flow) {
                 self.epm_answers(flow);
             }

@@ -1,10 +1,5 @@
 use clap::Parser;
 
-// The flow worker and the audit allocate and free small objects by the
-// million; mimalloc frees them much faster than glibc's allocator (measured
-// in the closing note of the streaming-engine change).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use exaudit::cli::{Cli, Command};
 
 fn main() {

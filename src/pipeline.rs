@@ -11,7 +11,9 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 
 use crate::decode::{self, Addr, DecodeError, PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP};
-use crate::flow::{EndReason, Flow, FlowConfig, FlowKey, FlowTable, Inspection, PacketMeta, TableStats};
+use crate::flow::{
+    EndReason, Flow, FlowConfig, FlowHandler, FlowKey, FlowTable, Inspection, PacketMeta, TableStats,
+};
 use crate::source::clock::{Clock, Outlier};
 use crate::source::offline::{self, FileStats, InputError, RawFrame};
 
@@ -160,7 +162,7 @@ impl PayloadGate {
                 vec![(0, 0, 0, 0); Self::SLOTS]
             },
             budget,
-            dcerpc_budget: twice(inspect_bytes.max(crate::analyze::DCERPC_INSPECT_BYTES)),
+            dcerpc_budget: twice(inspect_bytes.max(crate::inspect::dcerpc::INSPECT_BYTES)),
             hasher: ahash::RandomState::with_seeds(
                 0x243f_6a88_85a3_08d3,
                 0x1319_8a2e_0370_7344,
@@ -536,28 +538,6 @@ impl Default for PipelineConfig {
     }
 }
 
-/// What the flow worker tells the rest of the program.
-pub trait FlowHandler {
-    /// A packet created this flow.
-    fn created(&mut self, _flow: &mut Flow) {}
-    /// New payload bytes were added to `flow.inspect` (client side when `from_client`).
-    fn payload(&mut self, _flow: &mut Flow, _from_client: bool) {}
-    /// The flow left the table.
-    fn ended(&mut self, flow: Flow, reason: EndReason);
-    /// A copied frame of `flow` (live evidence): capture time, bytes (maybe
-    /// cut), length on the wire.
-    fn frame(&mut self, _flow: &Flow, _ts: i64, _data: &[u8], _wire_len: u32) {}
-    /// Called about once a second by the live worker, after idle flows were
-    /// expired on the wall clock: table counters and flows in the table.
-    fn tick(&mut self, _table: &TableStats, _active: usize) {}
-}
-
-impl<F: FnMut(Flow, EndReason)> FlowHandler for F {
-    fn ended(&mut self, flow: Flow, reason: EndReason) {
-        self(flow, reason)
-    }
-}
-
 /// Runs the offline pipeline over `files`, passing every flow to `handler`.
 pub fn run_offline(
     files: &[PathBuf],
@@ -821,7 +801,7 @@ mod tests {
     #[test]
     fn gate_forwards_what_the_worker_keeps_of_dcerpc() {
         let mut g = PayloadGate::new(4096);
-        let want = crate::analyze::DCERPC_INSPECT_BYTES;
+        let want = crate::inspect::dcerpc::INSPECT_BYTES;
         let mut got = 0;
         let mut pdu = vec![0u8; 1000];
         pdu[0] = 5;

@@ -284,8 +284,8 @@ impl<'r> Plan<'r> {
         tracked: usize,
     ) {
         match stage {
-            Stage::Holding(held, survey) => {
-                survey.add(&e);
+            Stage::Holding(held, _) => {
+                // Surveyed after the read, on all cores (or below, past the budget).
                 held.push(e);
                 // The budget counts the flows held and those still in the
                 // table: a flood filling the table is not held as well.
@@ -304,9 +304,10 @@ impl<'r> Plan<'r> {
             Stage::Moving => return,
         }
         // Past the holding budget.
-        let Stage::Holding(held, survey) = std::mem::replace(stage, Stage::Moving) else {
+        let Stage::Holding(held, mut survey) = std::mem::replace(stage, Stage::Moving) else {
             return;
         };
+        survey.add_all(&held);
         if self.rereadable {
             drop(held);
             *stage = Stage::Surveying(survey);
@@ -507,8 +508,10 @@ pub fn read(args: &ReadArgs) -> i32 {
     let hwm_read = peak_rss_mib();
     let engine = match std::mem::replace(&mut stage, Stage::Moving) {
         Stage::Streaming(engine) => *engine,
-        Stage::Holding(held, survey) => {
+        Stage::Holding(held, mut survey) => {
+            survey.add_all(&held);
             let mut engine = plan.engine(survey);
+            engine.exit_frees();
             if let Some(o) = sink_out.take() {
                 engine.write_to(o);
             }

@@ -458,8 +458,16 @@ impl<'r> Observer<'r> {
     /// At most [`MAX_HOSTS`] hosts are kept; a flow's observations of
     /// further hosts are counted in [`Observer::hosts_full`].
     pub fn observe(&mut self, f: &EndedFlow) -> bool {
+        let parts = Observer::of_flow(self.rules, f);
+        self.take(parts)
+    }
+
+    /// Takes what [`Observer::of_flow`] made of one flow (flows may be
+    /// read on all cores, then taken in order); returns whether the
+    /// inference could change.
+    pub fn take(&mut self, parts: Vec<HostObservation>) -> bool {
         let mut changed = false;
-        for o in Observer::of_flow(self.rules, f) {
+        for o in parts {
             let len = self.hosts.len();
             if let Some(h) = self.hosts.get_mut(&o.addr) {
                 changed |= h.merge(o);

@@ -11,7 +11,7 @@
     clippy::cast_possible_truncation
 )]
 
-use super::ldap::{parse_ber_header, BerHeader};
+use super::ber::{parse_ber_header, BerHeader};
 use super::{Parsed, Streams};
 
 /// How far into a buffer the signature scans look, at most.

@@ -44,6 +44,10 @@ pub const MAX_FLOORS: usize = 16;
 pub const MAX_INTERFACES: usize = 16;
 /// Distinct (interface, opnum) calls kept per flow, at most.
 pub const MAX_CALLS: usize = 32;
+/// Bytes per direction kept for DCE/RPC flows, the inspector's byte budget
+/// (endpoint-mapper answers come in several fragments: Samba's are 6.8 KB;
+/// the capture side forwards at most twice `--inspect-bytes` per direction).
+pub const INSPECT_BYTES: usize = 16 * 1024;
 /// Bytes of a fragmented endpoint-mapper answer reassembled, at most.
 pub const MAX_EPM_STUB: usize = 64 * 1024;
 /// Presentation contexts, pending binds and pending requests remembered.

@@ -24,6 +24,7 @@ pub struct Streams<'a> {
 }
 
 pub mod auth;
+pub mod ber;
 pub mod dcerpc;
 pub mod http;
 pub mod ldap;
