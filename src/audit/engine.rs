@@ -76,10 +76,10 @@ impl<'r> Survey<'r> {
         }
     }
 
-    /// Takes what one ended flow shows; returns whether the roles could change.
-    pub fn add(&mut self, f: &EndedFlow) -> bool {
+    /// Takes what one ended flow shows.
+    pub fn add(&mut self, f: &EndedFlow) {
         self.note(f);
-        self.observer.observe(f)
+        self.observer.observe(f);
     }
 
     /// The endpoints one flow shows accepting or announced.
@@ -395,13 +395,7 @@ impl<'r, 'w> Engine<'r, 'w> {
             has_findings: !ids.is_empty(),
         };
         let rec = flow_record(f, &c, ids);
-        if self.out_error.is_none() {
-            if let Some(out) = self.out.as_mut() {
-                if let Err(e) = out.flow(&rec) {
-                    self.out_error = Some(e);
-                }
-            }
-        }
+        self.write_output(|out| out.flow(&rec));
         self.aggregate(&c, &rec);
         Some(outcome)
     }
@@ -449,13 +443,7 @@ impl<'r, 'w> Engine<'r, 'w> {
             .zip(ids)
             .map(|((f, c), ids)| flow_record(f, c, ids))
             .collect();
-        if self.out_error.is_none() {
-            if let Some(out) = self.out.as_mut() {
-                if let Err(e) = out.flows(&records) {
-                    self.out_error = Some(e);
-                }
-            }
-        }
+        self.write_output(|out| out.flows(&records));
         for (rec, c) in records.iter().zip(&classes) {
             self.aggregate(c, rec);
         }
@@ -514,18 +502,19 @@ impl<'r, 'w> Engine<'r, 'w> {
     /// Flushes the record output (live: every second, so a reader sees
     /// each flow soon after it ends).
     pub fn flush_output(&mut self) {
+        self.write_output(|out| out.flush());
+    }
+
+    /// Runs `write` on the record output unless an earlier write failed;
+    /// keeps the first error (nothing more is written after it).
+    fn write_output(&mut self, write: impl FnOnce(&mut dyn RecordOut) -> io::Result<()>) {
         if self.out_error.is_none() {
             if let Some(out) = self.out.as_mut() {
-                if let Err(e) = out.flush() {
+                if let Err(e) = write(out.as_mut()) {
                     self.out_error = Some(e);
                 }
             }
         }
-    }
-
-    /// Whether writing the records failed (then nothing more is written).
-    pub fn output_failed(&self) -> bool {
-        self.out_error.is_some()
     }
 
     /// Re-infers the roles now when they may have changed (live: at each report).
