@@ -102,6 +102,12 @@ impl Out {
 fn write_output(path: Option<&Path>, f: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(), String> {
     let mut out = Out::new(path)?;
     let res = f(out.writer()).and_then(|()| out.commit());
+    written(path, res)
+}
+
+/// The one broken-pipe rule: a reader that went away (`| head`) is not an
+/// error; any other write error names the output.
+fn written(path: Option<&Path>, res: io::Result<()>) -> Result<(), String> {
     match res {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
@@ -545,19 +551,9 @@ pub fn read(args: &ReadArgs) -> i32 {
     let (audit, res) = engine.finish(Summary::new(&stats), expect, &serde_json::Map::new());
     drop(sink_out);
     drop(stage);
-    let res = res.and_then(|()| out.commit());
-    match res {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
-            eprintln!(
-                "exaudit: cannot write {}: {e}",
-                args.output
-                    .as_deref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "standard output".into())
-            );
-            return EXIT_ERROR;
-        }
-        _ => {}
+    if let Err(e) = written(args.output.as_deref(), res.and_then(|()| out.commit())) {
+        eprintln!("exaudit: {e}");
+        return EXIT_ERROR;
     }
     let t3 = std::time::Instant::now();
     let worst = audit
