@@ -231,29 +231,18 @@ fn kind_agrees_with_summary(kind: &str, full: &str) -> Result<(), String> {
 
 #[test]
 fn every_finding_on_every_capture_is_reviewed() {
-    let text = std::fs::read_to_string(common::repo().join("tests/expected/findings-review.tsv")).unwrap();
+    let review = common::repo().join("tests/expected/findings-review.tsv");
+    assert!(review.exists(), "{} is missing", review.display());
     let mut expected: std::collections::BTreeMap<Key, String> = std::collections::BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(
-            cols.len(),
-            9,
-            "findings-review.tsv line {}: 9 tab-separated columns",
-            n + 1
-        );
+    for (n, cols) in common::tsv_rows(&review, 9) {
         assert!(
             cols[8].len() >= 40,
-            "findings-review.tsv line {}: the evidence column must say why the finding is true",
-            n + 1
+            "findings-review.tsv line {n}: the evidence column must say why the finding is true"
         );
-        let key: Key = std::array::from_fn(|i| cols[i].to_string());
+        let key: Key = std::array::from_fn(|i| cols[i].clone());
         assert!(
-            expected.insert(key, cols[8].to_string()).is_none(),
-            "findings-review.tsv line {}: listed twice",
-            n + 1
+            expected.insert(key, cols[8].clone()).is_none(),
+            "findings-review.tsv line {n}: listed twice"
         );
     }
     // The inputs: the project's captures twice (no topology, the lab's),

@@ -269,35 +269,18 @@ fn outputs(run: &Run, dump: Option<&Path>) -> Vec<((String, String), String)> {
 
 /// Reads `run \t part \t digest [\t reason]` lines (`#` comments).
 fn table_of(path: &Path, columns: usize) -> BTreeMap<(String, String), Vec<String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
     let mut out = BTreeMap::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.starts_with('#') || line.trim().is_empty() {
-            continue;
-        }
-        let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(
-            cols.len(),
-            columns,
-            "{} line {}: {columns} tab-separated columns",
-            path.display(),
-            n + 1
-        );
-        let rest: Vec<String> = cols[2..].iter().map(|s| s.to_string()).collect();
+    for (n, cols) in common::tsv_rows(path, columns) {
+        let rest: Vec<String> = cols[2..].to_vec();
         assert!(
-            out.insert((cols[0].to_string(), cols[1].to_string()), rest)
-                .is_none(),
-            "{} line {}: listed twice",
-            path.display(),
-            n + 1
+            out.insert((cols[0].clone(), cols[1].clone()), rest).is_none(),
+            "{} line {n}: listed twice",
+            path.display()
         );
     }
     out
 }
 
-/// Standard input cannot be read twice: within the holding budget it gives
-/// the file's audit; past it (`--hold-flows 0`) the roles are learnt as
-/// flows end, and the flows themselves are still exactly the file's.
 #[test]
 fn standard_input_gives_the_files_flows_and_within_the_budget_its_audit() {
     use std::io::Write;

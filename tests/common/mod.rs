@@ -88,6 +88,29 @@ pub fn read_ndjson(files: &[&Path], extra: &[&str]) -> (Vec<serde_json::Value>, 
     )
 }
 
+/// The rows of a tab-separated expectation file (`#` comments and blank
+/// lines skipped), each with its line number; every row must have
+/// `columns` columns.
+pub fn tsv_rows(path: &Path, columns: usize) -> Vec<(usize, Vec<String>)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let cols: Vec<String> = line.split('\t').map(str::to_string).collect();
+        assert_eq!(
+            cols.len(),
+            columns,
+            "{} line {}: {columns} tab-separated columns",
+            path.display(),
+            n + 1
+        );
+        rows.push((n + 1, cols));
+    }
+    rows
+}
+
 pub fn of_type<'a>(objs: &'a [serde_json::Value], t: &str) -> Vec<&'a serde_json::Value> {
     objs.iter().filter(|o| o["type"] == t).collect()
 }
