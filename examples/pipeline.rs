@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use exaudit::audit::records::FlowRecord;
 use exaudit::flow::{EndReason, Flow};
 use exaudit::pipeline::{run_offline, PipelineConfig};
-use exaudit::report::FlowRecord;
 
 fn main() -> ExitCode {
     let mut args = std::env::args_os().skip(1);

@@ -5,10 +5,35 @@
                                       (inspect/ and flow/ split one level)
     scripts/module-deps.py --edges    every edge, with the files that make it
 
-Exit status 1 when there is a cycle (ARCHITECTURE.md: no import circles).
+Modules sit on floors (FLOORS, bottom first, as ARCHITECTURE.md draws them); an
+import from a lower floor to a higher one "runs back up". Exit status 1 when
+there is a cycle or more than MAX_UP imports run back up (ARCHITECTURE.md).
 """
 import os, re, sys
 from collections import defaultdict
+
+# Bottom first. A module's floor is that of its own name, else of its folder.
+FLOORS = [
+    ["vocab", "diag"],
+    ["decode"],
+    ["source"],
+    ["flow"],
+    ["inspect"],
+    ["pipeline", "analyze"],
+    ["classify"],
+    ["findings"],
+    ["audit"],
+    ["report"],
+    ["cli"],
+    ["run", "live"],
+]
+MAX_UP = 2
+
+def floor(m):
+    for i, names in enumerate(FLOORS):
+        if m in names or m.split("::")[0] in names:
+            return i
+    return None
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src")
 SPLIT = {"inspect", "flow", "source", "audit", "classify", "report"}
@@ -96,4 +121,11 @@ for c in cycles:
         print(f"    {a} -> {b}: {', '.join(fs)}")
 if not cycles:
     print("no import circles")
-sys.exit(1 if cycles else 0)
+unplaced = sorted({m for e in edges for m in e if floor(m) is None})
+for m in unplaced:
+    print(f"module {m} has no floor: add it to FLOORS")
+up = sorted((a, b) for (a, b) in edges if floor(a) is not None and floor(b) is not None and floor(a) < floor(b))
+for a, b in up:
+    print(f"runs back up: {a} -> {b} ({', '.join(sorted(edges[(a, b)]))})")
+print(f"{len(up)} import(s) run back up a floor (at most {MAX_UP})")
+sys.exit(1 if cycles or unplaced or len(up) > MAX_UP else 0)

@@ -10,9 +10,10 @@ use hashbrown::HashMap;
 use crate::decode::{to_ip, Addr};
 use crate::flow::expect::ExpectTable;
 
+use crate::classify::rules::InterfaceTable;
 use crate::flow::{Direction, EndReason, Flow, FlowHandler, Inspection};
 use crate::inspect::{self, dcerpc, AppFacts, Streams};
-use crate::rules::{InterfaceTable, Uuid};
+use crate::vocab::Uuid;
 
 /// How long an endpoint-mapper answer stays valid, seconds.
 pub const EXPECT_TTL_S: u32 = 600;
@@ -38,7 +39,7 @@ pub struct EndedFlow {
 }
 
 /// The name of a DCE/RPC interface in `table`, else its UUID.
-pub fn interface_label(table: &InterfaceTable, u: &dcerpc::Uuid) -> String {
+pub fn interface_label(table: &InterfaceTable, u: &crate::vocab::Uuid) -> String {
     table
         .name_of(&Uuid(u.0))
         .map_or_else(|| u.to_string(), str::to_string)
@@ -64,7 +65,7 @@ impl EndedFlow {
 /// Implements [`FlowHandler`] for audits.
 pub struct Analyzer<'a> {
     inspect_bytes: usize,
-    epm_uuid: Option<dcerpc::Uuid>,
+    epm_uuid: Option<crate::vocab::Uuid>,
     interfaces: &'a InterfaceTable,
     expect: ExpectTable,
     links: HashMap<u64, EpmLink>,
@@ -91,7 +92,7 @@ impl<'a> Analyzer<'a> {
     ) -> Analyzer<'a> {
         let epm_uuid = interfaces
             .uuid_of("epm")
-            .and_then(|u| dcerpc::Uuid::parse_str(&u.to_string()));
+            .and_then(|u| crate::vocab::Uuid::parse(&u.to_string()));
         Analyzer {
             inspect_bytes,
             epm_uuid,
@@ -116,11 +117,11 @@ impl<'a> Analyzer<'a> {
     }
 
     /// The endpoint mapper's interface UUID, as the inspectors take it.
-    pub fn epm(&self) -> dcerpc::Uuid {
-        self.epm_uuid.unwrap_or(dcerpc::Uuid([0; 16]))
+    pub fn epm(&self) -> crate::vocab::Uuid {
+        self.epm_uuid.unwrap_or(crate::vocab::Uuid([0; 16]))
     }
 
-    fn interface_name(&self, u: &dcerpc::Uuid) -> String {
+    fn interface_name(&self, u: &crate::vocab::Uuid) -> String {
         interface_label(self.interfaces, u)
     }
 
@@ -192,7 +193,7 @@ impl<'a> Analyzer<'a> {
 /// inspectors also read them the other way round: a DCE/RPC bind or an HTTP
 /// request in what was taken for the server's stream names the client
 /// (`AppFacts::reversed`; [`EndedFlow::settle_direction`] turns the flow).
-pub fn inspect_streams(ins: &mut Inspection, epm: &dcerpc::Uuid) -> AppFacts {
+pub fn inspect_streams(ins: &mut Inspection, epm: &crate::vocab::Uuid) -> AppFacts {
     ins.c2s.close();
     ins.s2c.close();
     let mut f = inspect::inspect_flow(
@@ -258,12 +259,12 @@ impl FlowHandler for Analyzer<'_> {
 
     fn payload(&mut self, flow: &mut Flow, from_client: bool) {
         let Some(ins) = flow.inspect.as_mut() else { return };
-        if dcerpc::looks_like_dcerpc(&ins.c2s.data) {
-            // Endpoint-mapper lookups answer in several fragments (Samba: 6.8 KB).
-            ins.cap = ins.cap.max(self.inspect_bytes.max(dcerpc::INSPECT_BYTES));
-            if !from_client && self.is_epm_flow(flow) {
-                self.epm_answers(flow);
-            }
+        let wants = inspect::stream_budget(&ins.c2s.data, self.inspect_bytes);
+        if wants > self.inspect_bytes {
+            ins.cap = ins.cap.max(wants);
+        }
+        if !from_client && dcerpc::looks_like_dcerpc(&ins.c2s.data) && self.is_epm_flow(flow) {
+            self.epm_answers(flow);
         }
         let Some(ins) = flow.inspect.as_ref() else { return };
         let cap = ins.cap_or(self.inspect_bytes);

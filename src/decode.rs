@@ -59,11 +59,7 @@ pub fn to_ip(a: &Addr) -> std::net::IpAddr {
     }
 }
 
-/// IP protocol numbers the flow table distinguishes.
-pub const PROTO_ICMP: u8 = 1;
-pub const PROTO_TCP: u8 = 6;
-pub const PROTO_UDP: u8 = 17;
-pub const PROTO_ICMPV6: u8 = 58;
+pub use crate::vocab::{PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP};
 
 /// TCP flag bits as on the wire (byte 13 of the TCP header).
 pub mod tcp_flags {

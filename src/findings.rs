@@ -9,9 +9,9 @@ use serde::Serialize;
 use crate::analyze::{endpoints, EndedFlow};
 use crate::classify::Classified;
 use crate::flow::{ConnState, Direction};
-use crate::report::rfc3339;
-use crate::rules::{Expect, FindingKind, Purpose, Severity};
-use crate::topology::{Role, RoleSet};
+use crate::vocab::rfc3339;
+use crate::vocab::{Expect, FindingKind, Purpose, Severity};
+use crate::vocab::{Role, RoleSet};
 
 /// Flow ids listed per finding (the counts cover all of them).
 pub const MAX_FLOW_IDS: usize = 20;
@@ -314,7 +314,7 @@ const UNANSWERED: &str = "/unanswered";
 /// the ports are counted and the first go to the details.
 fn service_of(f: &EndedFlow, c: &Classified) -> String {
     let ((_, _), (_, port)) = endpoints(&f.flow);
-    let proto = crate::report::proto_name(f.flow.key.proto);
+    let proto = crate::vocab::proto_name(f.flow.key.proto);
     // Unexplained: no rule gave the flow its purpose.
     let unexplained = c.rule.is_none_or(|r| r.purpose == Purpose::Unknown);
     match &f.epm {

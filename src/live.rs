@@ -24,15 +24,17 @@ use serde::Serialize;
 
 use crate::analyze::{Analyzer, EndedFlow};
 use crate::audit::engine::{Engine, Every};
+use crate::audit::records::{CaptureDrops, InputSummary, Summary};
+use crate::classify::rules::RuleSet;
+use crate::classify::topology::Topology;
 use crate::cli::LiveArgs;
 use crate::flow::FlowHandler;
 use crate::flow::{EndReason, Flow, TableStats};
 use crate::pipeline::{self, Batch, RunStats, CHANNEL_BATCHES};
-use crate::report::{self, CaptureDrops, InputSummary, Streamer, Summary};
-use crate::rules::RuleSet;
+use crate::report::{self, Streamer};
 use crate::run::{policy_inputs, EXIT_ERROR, EXIT_OK};
 use crate::source::live::{self as src, LiveCounters, LiveOptions, OpenError, PcapStats};
-use crate::topology::{Generation, Topology};
+use crate::vocab::Generation;
 /// Snap length of evidence copies.
 pub const EVIDENCE_SNAP: usize = 4096;
 /// Bytes of evidence held for flows still open.
@@ -370,7 +372,7 @@ impl<'m> LiveState<'m> {
         let d = self.drops();
         let mut lines = vec![format!(
             "[{}] exaudit live {}: up {}, {} packets ({:.1}/s this interval), flows: {} active, {} ended; drops: kernel {}, interface {}, pipeline {}; {} findings{}",
-            report::rfc3339(pipeline::wall_ns()),
+            crate::vocab::rfc3339(pipeline::wall_ns()),
             self.iface,
             fmt_duration(self.started.elapsed()),
             packets,
@@ -445,16 +447,16 @@ impl<'m> LiveState<'m> {
             file: format!("live:{}", self.iface),
             packets: stats.capture.packets,
             bytes: stats.capture.bytes,
-            first_ts: first_ts.map(report::rfc3339),
-            last_ts: last_ts.map(report::rfc3339),
+            first_ts: first_ts.map(crate::vocab::rfc3339),
+            last_ts: last_ts.map(crate::vocab::rfc3339),
             timestamps_backwards: 0,
             clock_jumps: 0,
             unsupported_link_types: BTreeMap::new(),
             error: end.error.clone(),
         }];
         summary.bytes = stats.capture.bytes;
-        summary.first_ts = first_ts.map(report::rfc3339);
-        summary.last_ts = last_ts.map(report::rfc3339);
+        summary.first_ts = first_ts.map(crate::vocab::rfc3339);
+        summary.last_ts = last_ts.map(crate::vocab::rfc3339);
         summary.capture_drops = d;
         let (audit, res) = self.engine.finish(summary, expect, &extra);
         let mut ok = true;

@@ -144,8 +144,9 @@ struct PayloadGate {
     slots: Vec<(u32, u32, u32, u32)>,
     /// Bytes per direction worth forwarding.
     budget: u32,
-    /// The same for DCE/RPC flows.
-    dcerpc_budget: u32,
+    /// Bytes per direction worth forwarding of a flow whose packets an
+    /// inspector wants more of ([`crate::inspect::packet_budget`]).
+    inspect_bytes: usize,
     hasher: ahash::RandomState,
 }
 
@@ -162,7 +163,7 @@ impl PayloadGate {
                 vec![(0, 0, 0, 0); Self::SLOTS]
             },
             budget,
-            dcerpc_budget: twice(inspect_bytes.max(crate::inspect::dcerpc::INSPECT_BYTES)),
+            inspect_bytes,
             hasher: ahash::RandomState::with_seeds(
                 0x243f_6a88_85a3_08d3,
                 0x1319_8a2e_0370_7344,
@@ -198,8 +199,11 @@ impl PayloadGate {
         if slot.0 != tag {
             *slot = (tag, 0, 0, self.budget);
         }
-        if payload.starts_with(&[5, 0]) {
-            slot.3 = self.dcerpc_budget;
+        let wants = crate::inspect::packet_budget(payload, self.inspect_bytes);
+        if wants > self.inspect_bytes {
+            slot.3 = slot
+                .3
+                .max(u32::try_from(wants.saturating_mul(2)).unwrap_or(u32::MAX));
         }
         let budget = slot.3;
         let sent = if from_a { &mut slot.1 } else { &mut slot.2 };
@@ -801,7 +805,7 @@ mod tests {
     #[test]
     fn gate_forwards_what_the_worker_keeps_of_dcerpc() {
         let mut g = PayloadGate::new(4096);
-        let want = crate::inspect::dcerpc::INSPECT_BYTES;
+        let want = crate::inspect::max_budget(4096);
         let mut got = 0;
         let mut pdu = vec![0u8; 1000];
         pdu[0] = 5;

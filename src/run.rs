@@ -7,13 +7,17 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::analyze::Analyzer;
 use crate::audit::engine::{Engine, Every, RecordOut, Survey};
+use crate::audit::records::Summary;
+use crate::classify::rules::RuleSet;
+use crate::classify::topology::SiteFacts;
+use crate::classify::topology::Topology;
 use crate::cli::{FailOn, FlowArgs, ReadArgs, RulesCommand, TopologyCommand};
 use crate::flow::FlowConfig;
 use crate::pipeline::{run_offline_filtered, PipelineConfig, RunStats};
-use crate::report::{Format, Streamer, Summary};
-use crate::rules::{Proto, SiteFacts};
-use crate::rules::{RuleSet, Severity};
-use crate::topology::{Generation, Role, RoleSet, Topology};
+use crate::report::{Format, Streamer};
+use crate::vocab::Proto;
+use crate::vocab::Severity;
+use crate::vocab::{Generation, Role, RoleSet};
 
 /// Exit codes.
 pub const EXIT_OK: i32 = 0;
@@ -369,8 +373,8 @@ fn warn_inputs(stats: &RunStats) {
                     format!(
                         "packet {} says {}, the packets around it {}",
                         o.record,
-                        crate::report::rfc3339(o.ts),
-                        crate::report::rfc3339(o.clock)
+                        crate::vocab::rfc3339(o.ts),
+                        crate::vocab::rfc3339(o.clock)
                     )
                 })
                 .collect();
@@ -787,7 +791,7 @@ fn explain(args: &crate::cli::ExplainArgs) -> Result<(), String> {
     let site = SiteFacts {
         generation: g,
         edge_subscribed: args.edge_subscribed,
-        ports: crate::rules::SitePorts {
+        ports: crate::classify::topology::SitePorts {
             sender_reputation_proxy: args.sender_reputation_proxy_port,
             rfc1006: args.rfc1006_port,
         },
@@ -797,7 +801,7 @@ fn explain(args: &crate::cli::ExplainArgs) -> Result<(), String> {
         let c = explain_roles(from, "--from")?;
         let s = explain_roles(to, "--to")?;
         let (proto, port) = explain_service(service)?;
-        let app = crate::rules::FlowFacts {
+        let app = crate::classify::rules::FlowFacts {
             http_path: args.http_path.as_deref(),
             tls: args.tls,
             epm_announced: false,

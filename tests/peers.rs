@@ -223,7 +223,7 @@ fn peer_opnum(uuid: &str, op: &str) -> u16 {
 /// exaudit's own name of an interface (the table its reports use).
 fn exaudit_name(uuid: &str) -> Option<String> {
     thread_local! {
-        static RULES: exaudit::rules::RuleSet = exaudit::rules::RuleSet::embedded();
+        static RULES: exaudit::classify::rules::RuleSet = exaudit::classify::rules::RuleSet::embedded();
     }
     RULES.with(|r| r.interfaces().name_of_text(uuid).map(str::to_string))
 }

@@ -13,8 +13,10 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use common::pcapgen::{tcp_payloads, Pcap};
-use exaudit::rules::{FlowFacts, PortSpec, Proto, RuleSet, SiteFacts, SitePorts};
-use exaudit::topology::{Generation, Role, RoleSet};
+use exaudit::classify::rules::{FlowFacts, PortSpec, RuleSet};
+use exaudit::classify::topology::{SiteFacts, SitePorts};
+use exaudit::vocab::Proto;
+use exaudit::vocab::{Generation, Role, RoleSet};
 
 fn addr(role: Role) -> Ipv4Addr {
     match role {

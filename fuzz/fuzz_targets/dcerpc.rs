@@ -4,7 +4,8 @@
 
 use std::sync::OnceLock;
 
-use exaudit::inspect::dcerpc::{inspect_dcerpc, parse_epm_lookup_response, parse_epm_map_response, Uuid};
+use exaudit::inspect::dcerpc::{inspect_dcerpc, parse_epm_lookup_response, parse_epm_map_response};
+use exaudit::vocab::Uuid;
 use exaudit::inspect::Streams;
 use libfuzzer_sys::fuzz_target;
 
@@ -19,7 +20,7 @@ fn split(data: &[u8]) -> Option<Streams<'_>> {
 
 fn epm() -> &'static Uuid {
     static EPM: OnceLock<Uuid> = OnceLock::new();
-    EPM.get_or_init(|| Uuid::parse_str("e1af8308-5d1f-11c9-91a4-08002b14a0fa").expect("epm uuid"))
+    EPM.get_or_init(|| Uuid::parse("e1af8308-5d1f-11c9-91a4-08002b14a0fa").expect("epm uuid"))
 }
 
 fuzz_target!(|data: &[u8]| {

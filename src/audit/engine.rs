@@ -20,13 +20,14 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::analyze::{endpoints, interface_label, EndedFlow, EpmLink};
+use crate::audit::records::{FlowRecord, Summary};
 use crate::classify::evidence::{HostObservation, Inference, Observer};
+use crate::classify::rules::{Matcher, RuleSet};
+use crate::classify::topology::{Site, Topology};
 use crate::classify::{Classified, Classifier, Verdict};
 use crate::findings::{accepting_endpoint, Findings, MAX_ACCEPTING, MAX_FINDINGS};
 use crate::flow::expect::ExpectStats;
-use crate::report::{FlowRecord, Summary};
-use crate::rules::{Matcher, RuleSet};
-use crate::topology::{Generation, Site, Topology};
+use crate::vocab::Generation;
 
 use super::{choose_generation, flow_record, inferred_info, Audit, PurposeTally, TopologyInfo};
 

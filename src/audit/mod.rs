@@ -3,17 +3,18 @@
 //! the streaming [`engine`].
 
 pub mod engine;
+pub mod records;
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use crate::analyze::EndedFlow;
+use crate::audit::records::{AppField, AppRecord, FlowRecord, Summary};
 use crate::classify::evidence::{infer_generation, HostObservation, Inference};
 use crate::classify::Classified;
 use crate::findings::Finding;
-use crate::report::{AppField, AppRecord, FlowRecord, Summary};
-use crate::topology::{Generation, Role};
+use crate::vocab::{Generation, Role};
 
 /// Where the roles came from.
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -17,11 +17,13 @@ use ip_network::IpNetwork;
 use crate::analyze::{endpoints, EndedFlow};
 use crate::classify::markers::{Mark, MarkerField, Markers};
 use crate::classify::purpose::bound_interfaces;
+use crate::classify::rules::RuleSet;
+use crate::classify::topology::{is_private, private_block, Site, Topology};
 use crate::decode::{PROTO_TCP, PROTO_UDP};
 use crate::flow::ConnState;
 use crate::inspect::dcerpc::EpmProto;
-use crate::rules::{RuleSet, Uuid};
-use crate::topology::{is_private, private_block, Generation, Role, RoleSet, Site, Topology};
+use crate::vocab::Uuid;
+use crate::vocab::{Generation, Role, RoleSet};
 
 /// Clues kept per host.
 pub const MAX_CLUES: usize = 16;

@@ -6,8 +6,8 @@
 
 use std::fmt;
 
-use crate::rules::Purpose;
-use crate::topology::Generation;
+use crate::vocab::Generation;
+use crate::vocab::Purpose;
 
 /// Where a marker looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -258,7 +258,7 @@ impl Markers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::RuleSet;
+    use crate::classify::rules::RuleSet;
 
     #[test]
     fn embedded_markers_recognise_exchange_words() {

@@ -12,11 +12,16 @@
 pub mod evidence;
 pub mod markers;
 pub mod purpose;
+pub mod rules;
+pub mod topology;
 pub mod verdict;
 
 use crate::analyze::{endpoints, EndedFlow};
-use crate::rules::{FlowFacts, Matcher, Proto, Purpose, Rule, RuleSet, SiteFacts};
-use crate::topology::{RoleSet, Topology};
+use crate::classify::rules::{FlowFacts, Matcher, Rule, RuleSet};
+use crate::classify::topology::SiteFacts;
+use crate::classify::topology::Topology;
+use crate::vocab::RoleSet;
+use crate::vocab::{Proto, Purpose};
 
 pub use purpose::{PurposeSource, Seen};
 pub use verdict::{Judgement, Verdict};

@@ -1,9 +1,10 @@
 //! A flow's purpose from its own content.
 
 use crate::analyze::EndedFlow;
+use crate::classify::rules::{Interface, RuleSet};
 use crate::inspect::dcerpc::{ContextResult, DcerpcFacts};
-use crate::rules::{Interface, Purpose, RuleSet, Uuid};
-use crate::topology::{Role, RoleSet};
+use crate::vocab::{Purpose, Uuid};
+use crate::vocab::{Role, RoleSet};
 
 /// Where a flow's purpose came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -5,8 +5,10 @@
 //! every flow, and `exaudit rules explain` asks the same question without a
 //! capture.
 
-use crate::rules::{Expect, FindingKind, FlowFacts, Matcher, Proto, Rule, Severity, SiteFacts};
-use crate::topology::{Role, RoleSet};
+use crate::classify::rules::{FlowFacts, Matcher, Rule};
+use crate::classify::topology::SiteFacts;
+use crate::vocab::{Expect, FindingKind, Proto, Severity};
+use crate::vocab::{Role, RoleSet};
 
 /// The policy's answer for one flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -214,9 +216,9 @@ pub fn explain(
     let purpose = j
         .rule
         .map(|r| r.purpose)
-        .filter(|p| *p != crate::rules::Purpose::Unknown)
+        .filter(|p| *p != crate::vocab::Purpose::Unknown)
         .or_else(|| port.and_then(|p| matcher.purpose_of_port(proto, p)))
-        .unwrap_or(crate::rules::Purpose::Unknown);
+        .unwrap_or(crate::vocab::Purpose::Unknown);
     Explanation {
         purpose: purpose.as_str(),
         verdict: j.verdict.as_str(),

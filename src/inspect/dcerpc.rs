@@ -31,6 +31,7 @@
 
 use super::{is_false, is_zero};
 use super::{Parsed, Streams};
+use crate::vocab::Uuid;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -76,88 +77,6 @@ pub const EPT_MAP: u16 = 3;
 
 /// The legacy ncacn_http greeting a server sends first (RPC over HTTP v1).
 pub const NCACN_HTTP_GREETING: &[u8] = b"ncacn_http/1.0";
-
-// ---------------------------------------------------------------- UUID
-
-/// A DCE UUID, stored in canonical (text) byte order.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct Uuid(pub [u8; 16]);
-
-/// A string that is not a canonical UUID.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InvalidUuid;
-
-impl fmt::Display for InvalidUuid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("not a UUID (expected xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx, hex digits)")
-    }
-}
-
-impl std::error::Error for InvalidUuid {}
-
-impl Uuid {
-    /// From the 16 bytes of an NDR `uuid_t` in little-endian representation:
-    /// the first three fields (u32, u16, u16) are byte-swapped, the last 8
-    /// bytes are as on the wire.
-    pub fn from_wire_le(b: &[u8; 16]) -> Uuid {
-        let [a0, a1, a2, a3, b0, b1, c0, c1, d0, d1, d2, d3, d4, d5, d6, d7] = *b;
-        Uuid([a3, a2, a1, a0, b1, b0, c1, c0, d0, d1, d2, d3, d4, d5, d6, d7])
-    }
-
-    /// From the 16 bytes of an NDR `uuid_t` in big-endian representation
-    /// (the canonical order).
-    pub fn from_wire_be(b: &[u8; 16]) -> Uuid {
-        Uuid(*b)
-    }
-
-    /// Parse `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` (either case; no braces).
-    pub fn parse_str(s: &str) -> Option<Uuid> {
-        let mut groups = s.split('-');
-        let mut hex = String::with_capacity(32);
-        for want in [8usize, 4, 4, 4, 12] {
-            let g = groups.next()?;
-            if g.len() != want || !g.bytes().all(|c| c.is_ascii_hexdigit()) {
-                return None;
-            }
-            hex.push_str(g);
-        }
-        if groups.next().is_some() {
-            return None;
-        }
-        u128::from_str_radix(&hex, 16).ok().map(|v| Uuid(v.to_be_bytes()))
-    }
-}
-
-impl std::str::FromStr for Uuid {
-    type Err = InvalidUuid;
-    fn from_str(s: &str) -> Result<Uuid, InvalidUuid> {
-        Uuid::parse_str(s).ok_or(InvalidUuid)
-    }
-}
-
-impl fmt::Display for Uuid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, b) in self.0.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                f.write_str("-")?;
-            }
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
-    }
-}
-
-impl fmt::Debug for Uuid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Uuid({self})")
-    }
-}
-
-impl serde::Serialize for Uuid {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
 
 // ---------------------------------------------------------------- codes
 
@@ -672,6 +591,12 @@ pub fn parse_dcerpc_pdu(buf: &[u8]) -> Parsed<Pdu<'_>> {
         Some(body) => Parsed::Done(Pdu { header, body, auth }, frag_len),
         None => Parsed::Invalid,
     }
+}
+
+/// Whether one packet's payload starts a connection-oriented PDU (version
+/// 5.0): the capture thread's payload gate keeps more of such flows.
+pub fn starts_pdu(payload: &[u8]) -> bool {
+    payload.starts_with(&[5, 0])
 }
 
 /// Whether the first bytes a client sent look like connection-oriented
@@ -1733,7 +1658,7 @@ mod tests {
     }
 
     fn uuid(s: &str) -> Uuid {
-        Uuid::parse_str(s).unwrap()
+        Uuid::parse(s).unwrap()
     }
 
     fn epm() -> Uuid {
@@ -1785,7 +1710,7 @@ mod tests {
             "{e1af8308-5d1f-11c9-91a4-08002b14a0fa}",
             "e1af8308-5d1f-11c9-91a4-08002b14a0f\u{e9}",
         ] {
-            assert_eq!(Uuid::parse_str(bad), None, "{bad}");
+            assert_eq!(Uuid::parse(bad), None, "{bad}");
         }
         assert_eq!(serde_json::to_string(&u).unwrap(), format!("\"{EPM}\""));
     }

@@ -33,6 +33,8 @@ pub mod pop3_imap;
 pub mod smtp;
 pub mod tls;
 
+use crate::vocab::Uuid;
+
 /// For `skip_serializing_if`: leave false flags out of the output.
 pub(crate) fn is_false(b: &bool) -> bool {
     !*b
@@ -131,32 +133,181 @@ fn tls_record_start(buf: &[u8], from: usize) -> Option<usize> {
         .map(|p| p.saturating_add(from))
 }
 
-/// Runs every inspector that recognises the flow's bytes. `epm` is the
-/// endpoint mapper's interface UUID (from the rules' interface table).
-pub fn inspect_flow(s: &Streams<'_>, epm: &dcerpc::Uuid) -> AppFacts {
+/// What an inspector is given besides the bytes: rule data it needs
+/// (never an Exchange constant compiled in).
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The endpoint mapper's interface UUID, from the rules' interface table.
+    pub epm: &'a Uuid,
+}
+
+/// How an inspector claims a flow.
+#[derive(Debug, Clone, Copy)]
+pub enum Probe {
+    /// A cheap look at the opening bytes: when it says yes, this inspector
+    /// owns the flow (whether or not its parse then succeeds) and no later
+    /// one is tried.
+    Bytes(fn(&Streams<'_>) -> bool),
+    /// The parse itself decides: the flow is this protocol when `inspect`
+    /// recognises it; otherwise the next inspector is tried.
+    Parse,
+}
+
+/// An inspector needs more than `--inspect-bytes` per direction.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    /// Bytes per direction to keep (at least `--inspect-bytes`).
+    pub bytes: usize,
+    /// Whether one packet's payload starts this protocol's unit (the capture
+    /// thread's payload gate asks before the flow's stream exists).
+    pub packet: fn(&[u8]) -> bool,
+    /// Whether the client's stream so far is this protocol (the flow
+    /// worker raises the flow's cap when it is).
+    pub stream: fn(&[u8]) -> bool,
+}
+
+/// One protocol inspector: how it claims a flow, what it sets in the
+/// flow's facts, how many bytes it needs. Adding a protocol is one file in
+/// `inspect/`, one field in [`AppFacts`] and one entry in [`INSPECTORS`].
+#[derive(Debug, Clone, Copy)]
+pub struct Inspector {
+    /// The protocol's name (the key of its facts in the `app` field).
+    pub name: &'static str,
+    /// How it claims the flow.
+    pub probe: Probe,
+    /// The parse: sets this protocol's facts in `AppFacts`; says whether
+    /// it recognised the flow.
+    pub inspect: fn(&Streams<'_>, &Context<'_>, &mut AppFacts) -> bool,
+    /// More bytes than the default, when the protocol needs them.
+    pub budget: Option<Budget>,
+}
+
+/// The inspectors, tried in this order; the first that claims a flow is the
+/// only one run on it (then STARTTLS and the authentication exchange are
+/// read across protocols, in [`inspect_flow`]). Client-opening protocols come
+/// first (their probes are exact); the server-greeting ones parse; LDAP, the
+/// only one that reads either side, is last.
+pub const INSPECTORS: &[Inspector] = &[
+    Inspector {
+        name: "tls",
+        probe: Probe::Bytes(|s| tls::looks_like_tls(s.c2s)),
+        inspect: |s, _, f| set(&mut f.tls, tls::inspect_tls(s)),
+        budget: None,
+    },
+    Inspector {
+        name: "http",
+        probe: Probe::Bytes(|s| http::looks_like_http_request(s.c2s)),
+        inspect: |s, cx, f| {
+            let found = set(&mut f.http, http::inspect_http(s));
+            // Outlook Anywhere: DCE/RPC inside RPC_IN_DATA / RPC_OUT_DATA.
+            if dcerpc::rpc_over_http_method(s.c2s).is_some() {
+                set(&mut f.dcerpc, dcerpc::inspect_dcerpc(s, cx.epm));
+            }
+            found
+        },
+        budget: None,
+    },
+    Inspector {
+        name: "dcerpc",
+        probe: Probe::Bytes(|s| dcerpc::looks_like_dcerpc(s.c2s) || dcerpc::is_ncacn_http_greeting(s.s2c)),
+        inspect: |s, cx, f| set(&mut f.dcerpc, dcerpc::inspect_dcerpc(s, cx.epm)),
+        // Endpoint-mapper lookups answer in several fragments (Samba: 6.8 KB).
+        budget: Some(Budget {
+            bytes: dcerpc::INSPECT_BYTES,
+            packet: dcerpc::starts_pdu,
+            stream: dcerpc::looks_like_dcerpc,
+        }),
+    },
+    Inspector {
+        name: "osi",
+        probe: Probe::Bytes(|s| osi::looks_like_tpkt(s.c2s)),
+        inspect: |s, _, f| set(&mut f.osi, osi::inspect_osi(s)),
+        budget: None,
+    },
+    Inspector {
+        name: "smtp",
+        probe: Probe::Parse,
+        inspect: |s, _, f| set(&mut f.smtp, smtp::inspect_smtp(s)),
+        budget: None,
+    },
+    Inspector {
+        name: "pop3",
+        probe: Probe::Parse,
+        inspect: |s, _, f| set(&mut f.pop3, pop3_imap::inspect_pop3(s)),
+        budget: None,
+    },
+    Inspector {
+        name: "imap",
+        probe: Probe::Parse,
+        inspect: |s, _, f| set(&mut f.imap, pop3_imap::inspect_imap(s)),
+        budget: None,
+    },
+    Inspector {
+        name: "ldap",
+        probe: Probe::Parse,
+        inspect: |s, _, f| set(&mut f.ldap, ldap::inspect_ldap(s)),
+        budget: None,
+    },
+];
+
+/// Stores a parse's facts, boxed; says whether there were any.
+fn set<T>(slot: &mut Option<Box<T>>, facts: Option<T>) -> bool {
+    *slot = facts.map(Box::new);
+    slot.is_some()
+}
+
+/// The bytes per direction a flow's inspection keeps when its client's
+/// stream so far is `c2s`: the budget of the inspector that wants more, or
+/// `default` (`--inspect-bytes`).
+pub fn stream_budget(c2s: &[u8], default: usize) -> usize {
+    INSPECTORS
+        .iter()
+        .filter_map(|i| i.budget)
+        .find(|b| (b.stream)(c2s))
+        .map_or(default, |b| b.bytes.max(default))
+}
+
+/// The same for one packet's payload, before the flow's stream exists.
+pub fn packet_budget(payload: &[u8], default: usize) -> usize {
+    INSPECTORS
+        .iter()
+        .filter_map(|i| i.budget)
+        .find(|b| (b.packet)(payload))
+        .map_or(default, |b| b.bytes.max(default))
+}
+
+/// The most bytes per direction any inspector keeps.
+pub fn max_budget(default: usize) -> usize {
+    INSPECTORS
+        .iter()
+        .filter_map(|i| i.budget)
+        .map(|b| b.bytes)
+        .fold(default, usize::max)
+}
+
+/// Runs the inspector that claims the flow's bytes (the first in
+/// [`INSPECTORS`]), then STARTTLS and authentication across protocols. `epm`
+/// is the endpoint mapper's interface UUID (from the rules' interface table).
+pub fn inspect_flow(s: &Streams<'_>, epm: &Uuid) -> AppFacts {
     let mut f = AppFacts::default();
     if s.c2s.is_empty() && s.s2c.is_empty() {
         return f;
     }
-    if tls::looks_like_tls(s.c2s) {
-        f.tls = tls::inspect_tls(s).map(Box::new);
-    } else if http::looks_like_http_request(s.c2s) {
-        f.http = http::inspect_http(s).map(Box::new);
-        if dcerpc::rpc_over_http_method(s.c2s).is_some() {
-            f.dcerpc = dcerpc::inspect_dcerpc(s, epm).map(Box::new);
+    let cx = Context { epm };
+    for i in INSPECTORS {
+        match i.probe {
+            Probe::Bytes(probe) => {
+                if probe(s) {
+                    (i.inspect)(s, &cx, &mut f);
+                    break;
+                }
+            }
+            Probe::Parse => {
+                if (i.inspect)(s, &cx, &mut f) {
+                    break;
+                }
+            }
         }
-    } else if dcerpc::looks_like_dcerpc(s.c2s) || dcerpc::is_ncacn_http_greeting(s.s2c) {
-        f.dcerpc = dcerpc::inspect_dcerpc(s, epm).map(Box::new);
-    } else if osi::looks_like_tpkt(s.c2s) {
-        f.osi = osi::inspect_osi(s).map(Box::new);
-    } else if let Some(smtp) = smtp::inspect_smtp(s) {
-        f.smtp = Some(Box::new(smtp));
-    } else if let Some(p) = pop3_imap::inspect_pop3(s) {
-        f.pop3 = Some(Box::new(p));
-    } else if let Some(i) = pop3_imap::inspect_imap(s) {
-        f.imap = Some(Box::new(i));
-    } else {
-        f.ldap = ldap::inspect_ldap(s).map(Box::new);
     }
     // STARTTLS: the handshake follows the upgrade command in both directions.
     if f.tls.is_none() && f.tls_negotiated() == Some(true) {

@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::FlowRecord;
+use crate::audit::records::FlowRecord;
 
 pub const HEADER: &str = "id,proto,client,client_port,server,server_port,client_role,server_role,first_ts,last_ts,state,history,direction,c2s_packets,c2s_bytes,s2c_packets,s2c_bytes,purpose,rule,findings\n";
 

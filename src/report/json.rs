@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::audit::{Audit, TopologyInfo};
 
-use super::{FlowRecord, Summary};
+use crate::audit::records::{FlowRecord, Summary};
 
 /// One flow line of `ndjson`.
 pub fn ndjson_flow(r: &FlowRecord, out: &mut dyn Write) -> io::Result<()> {

@@ -32,362 +32,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::classify::markers::{HttpPath, Mark, Marker, MarkerField, Markers, OsiContext};
-use crate::topology::{Generation, Role, RoleSet};
-
-// ---------------------------------------------------------------------------
-// Diagnostics
-// ---------------------------------------------------------------------------
-
-/// One problem in a rules or topology file, located and with advice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    /// File name as given (embedded files use their name under `rules/`).
-    pub file: String,
-    /// 1-based line; 0 when the problem is not inside the text (unreadable file).
-    pub line: usize,
-    /// 1-based column (characters); 0 when unknown.
-    pub column: usize,
-    /// The field concerned, e.g. `severity` or `roles.mailbox`.
-    pub field: Option<String>,
-    /// What is wrong.
-    pub message: String,
-    /// What to do about it.
-    pub help: String,
-}
-
-impl Diagnostic {
-    /// A diagnostic at byte `offset` of `text`.
-    pub(crate) fn at(
-        file: &str,
-        text: &str,
-        offset: usize,
-        field: Option<&str>,
-        message: String,
-        help: String,
-    ) -> Diagnostic {
-        let (line, column) = line_col(text, offset);
-        Diagnostic {
-            file: file.to_string(),
-            line,
-            column,
-            field: field.map(str::to_string),
-            message,
-            help,
-        }
-    }
-
-    /// Turns a TOML syntax or shape error into a diagnostic; the field is taken from the
-    /// message (unknown/missing field) or from the key the error points at.
-    pub(crate) fn from_toml(file: &str, text: &str, err: &toml::de::Error) -> Diagnostic {
-        let message = err.message().trim().to_string();
-        let offset = err.span().map(|s| s.start).unwrap_or(0);
-        let field = field_in_message(&message).or_else(|| key_at(text, offset));
-        let help = if message.contains("unknown field") {
-            "remove or correct the field; the schema is in rules/README.md".to_string()
-        } else if message.contains("missing field") {
-            "add the field; the schema is in rules/README.md".to_string()
-        } else {
-            "fix the value or the TOML syntax at this position; see rules/README.md".to_string()
-        };
-        let (line, column) = if err.span().is_some() {
-            line_col(text, offset)
-        } else {
-            (0, 0)
-        };
-        Diagnostic {
-            file: file.to_string(),
-            line,
-            column,
-            field,
-            message,
-            help,
-        }
-    }
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file)?;
-        if self.line > 0 {
-            write!(f, ":{}:{}", self.line, self.column)?;
-        }
-        f.write_str(": ")?;
-        if let Some(field) = &self.field {
-            write!(f, "field `{field}`: ")?;
-        }
-        write!(f, "{}", self.message)?;
-        if !self.help.is_empty() {
-            write!(f, "\n  help: {}", self.help)?;
-        }
-        Ok(())
-    }
-}
-
-/// Every problem found while loading; never empty.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadError {
-    /// The problems, in file order.
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl LoadError {
-    /// An error with one diagnostic.
-    pub fn single(d: Diagnostic) -> LoadError {
-        LoadError { diagnostics: vec![d] }
-    }
-}
-
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.diagnostics.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{d}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for LoadError {}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset).unwrap_or(text);
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let column = before.get(line_start..).map(|s| s.chars().count()).unwrap_or(0) + 1;
-    (line, column)
-}
-
-fn field_in_message(message: &str) -> Option<String> {
-    let rest = message.split("field `").nth(1)?;
-    let name = rest.split('`').next()?;
-    (!name.is_empty()).then(|| name.to_string())
-}
-
-/// The key whose value (or which key itself) starts at `offset`.
-fn key_at(text: &str, offset: usize) -> Option<String> {
-    let offset = offset.min(text.len());
-    let before = text.get(..offset)?;
-    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
-    let prefix = text.get(line_start..offset)?;
-    let clean = |k: &str| {
-        let k = k.trim().trim_matches('"').trim();
-        (!k.is_empty() && !k.starts_with('[')).then(|| k.to_string())
-    };
-    if let Some(eq) = prefix.rfind('=') {
-        let lhs = prefix.get(..eq)?;
-        let start = lhs.rfind(['{', ',']).map(|i| i + 1).unwrap_or(0);
-        return clean(lhs.get(start..)?);
-    }
-    let line_end = text.get(offset..)?.find('\n').map(|i| i + offset);
-    let rest = text.get(offset..line_end.unwrap_or(text.len()))?;
-    clean(rest.split('=').next()?)
-}
-
-// ---------------------------------------------------------------------------
-// Vocabulary
-// ---------------------------------------------------------------------------
-
-macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $var:ident => $s:literal,)+ }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($(#[$vm])* $var,)+ }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$var,)+];
-
-            /// The spelling used in files and output.
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$var => $s,)+ }
-            }
-
-            /// Parses the spelling of `as_str`.
-            pub fn parse(text: &str) -> Option<$name> {
-                Self::ALL.iter().copied().find(|v| v.as_str() == text)
-            }
-
-            /// The accepted spellings, comma separated, for error messages.
-            pub fn names() -> String {
-                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
-string_enum! {
-    /// Transport protocol of a rule. A flow is always `Tcp` or `Udp`; `Any` only
-    /// appears in rules.
-    Proto {
-        /// TCP.
-        Tcp => "tcp",
-        /// UDP.
-        Udp => "udp",
-        /// Both.
-        Any => "any",
-    }
-}
-
-impl Proto {
-    /// `Tcp` for IP protocol 6, `Udp` for 17.
-    pub fn from_ip_protocol(number: u8) -> Option<Proto> {
-        match number {
-            6 => Some(Proto::Tcp),
-            17 => Some(Proto::Udp),
-            _ => None,
-        }
-    }
-}
-
-string_enum! {
-    /// Whether a matching flow is documented or a violation.
-    Expect {
-        /// Documented.
-        Allowed => "allowed",
-        /// Forbidden by the policy.
-        Violation => "violation",
-    }
-}
-
-string_enum! {
-    /// Severity of a finding; ordered `Info < Low < Medium < High`.
-    Severity {
-        /// Informational.
-        Info => "info",
-        /// Low.
-        Low => "low",
-        /// Medium.
-        Medium => "medium",
-        /// High.
-        High => "high",
-    }
-}
-
-string_enum! {
-    /// The Exchange purpose a flow serves (DESIGN.md, fixed ids).
-    Purpose {
-        /// internet -> Edge, or internet -> Mailbox/CAS without an Edge.
-        SmtpInbound => "smtp-inbound",
-        /// Edge -> Mailbox.
-        SmtpEdgeInbound => "smtp-edge-inbound",
-        /// Mailbox -> Edge.
-        SmtpEdgeOutbound => "smtp-edge-outbound",
-        /// Edge or Mailbox -> internet.
-        SmtpOutbound => "smtp-outbound",
-        /// Clients -> 587.
-        SmtpSubmission => "smtp-submission",
-        /// Between internal Exchange servers.
-        SmtpIntraOrg => "smtp-intra-org",
-        /// Mailbox -> Edge 50636.
-        Edgesync => "edgesync",
-        /// RPC endpoint mapper 135.
-        RpcEpm => "rpc-epm",
-        /// A port announced by the endpoint mapper.
-        RpcDynamic => "rpc-dynamic",
-        /// MAPI over HTTP.
-        MapiHttp => "mapi-http",
-        /// RPC over HTTP.
-        OutlookAnywhere => "outlook-anywhere",
-        /// Exchange Web Services.
-        Ews => "ews",
-        /// Exchange ActiveSync.
-        Activesync => "activesync",
-        /// Autodiscover.
-        Autodiscover => "autodiscover",
-        /// Outlook on the web.
-        Owa => "owa",
-        /// Offline address book.
-        Oab => "oab",
-        /// HTTPS to Client Access, service unknown.
-        HttpsClientAccess => "https-client-access",
-        /// HTTP to Client Access.
-        HttpClientAccess => "http-client-access",
-        /// IMAP4.
-        Imap4 => "imap4",
-        /// POP3.
-        Pop3 => "pop3",
-        /// LDAP.
-        Ldap => "ldap",
-        /// Global Catalog LDAP.
-        LdapGc => "ldap-gc",
-        /// Kerberos.
-        Kerberos => "kerberos",
-        /// DNS.
-        Dns => "dns",
-        /// SMB.
-        Smb => "smb",
-        /// X.400 MTA (RFC 1006).
-        X400Mta => "x400-mta",
-        /// NNTP.
-        Nntp => "nntp",
-        /// Unified Messaging SIP and control.
-        UmSip => "um-sip",
-        /// Unified Messaging media.
-        UmRtp => "um-rtp",
-        /// Failover clustering.
-        Cluster => "cluster",
-        /// Edge open-proxy probes.
-        OpenProxyProbe => "open-proxy-probe",
-        /// RPC over HTTP back end 6001-6004.
-        RpcHttpBackend => "rpc-http-backend",
-        /// No documented purpose.
-        Unknown => "unknown",
-    }
-}
-
-string_enum! {
-    /// Kind of finding a rule produces (DESIGN.md).
-    FindingKind {
-        /// Restriction on an unrestricted (G1) path.
-        InternalRestriction => "internal-restriction",
-        /// Traffic altered on the wire (SMTP inspection).
-        WireAlteration => "wire-alteration",
-        /// Mail flow around a subscribed Edge.
-        EdgeBypass => "edge-bypass",
-        /// Internet -> internal on an undocumented port.
-        PerimeterExposure => "perimeter-exposure",
-        /// Edge traffic outside sections 3-4, or an undocumented pair.
-        UndocumentedFlow => "undocumented-flow",
-        /// Credentials seen in clear text.
-        CleartextCredentials => "cleartext-credentials",
-        /// A cleartext protocol where an encrypted one exists.
-        CleartextProtocol => "cleartext-protocol",
-        /// Weak TLS.
-        WeakTls => "weak-tls",
-        /// A service that is disabled by default is in use.
-        DisabledByDefault => "disabled-by-default",
-        /// Traffic to an Exchange server that no documented purpose explains.
-        UnknownService => "unknown-service",
-        /// A documented path that exists only under a configuration the
-        /// documentation names (e.g. client submission on 25 after an
-        /// administrator changed the connector bindings).
-        ConfigurationNote => "configuration-note",
-    }
-}
-
-impl FindingKind {
-    /// Kinds that say a path is not documented, or must not be: a rule
-    /// that documents its path (`expect` documented or allowed) cannot
-    /// raise them.
-    pub fn says_undocumented(self) -> bool {
-        matches!(
-            self,
-            FindingKind::InternalRestriction
-                | FindingKind::EdgeBypass
-                | FindingKind::PerimeterExposure
-                | FindingKind::UndocumentedFlow
-        )
-    }
-}
+use crate::classify::topology::{SiteFacts, SitePort};
+use crate::diag::{line_col, Diagnostic, LoadError};
+use crate::vocab::{Expect, FindingKind, Generation, Proto, Purpose, Role, RoleSet, Severity, Uuid};
 
 /// Role-list aliases usable in `from` / `to`, besides the role names themselves.
 pub const ROLE_ALIASES: &[(&str, &[Role])] = &[
@@ -479,61 +126,6 @@ pub enum PortSpec {
     /// `"site:NAME"`: the port the site's topology declares for NAME (site data, such
     /// as the sender-reputation proxy server's port); matches nothing when not declared.
     Site(SitePort),
-}
-
-/// A port that is site data: the administrator chooses it, the topology's `[site]`
-/// table declares it, and rules name it as `"site:NAME"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SitePort {
-    /// `site:sender_reputation_proxy`: the TCP port of the proxy server sender
-    /// reputation uses to reach the internet (`Set-SenderReputationConfig
-    /// -ProxyServerPort`; topology key `sender_reputation_proxy_port`).
-    SenderReputationProxy,
-    /// `site:rfc1006`: an X.400 MTA port other than 102 (the "RFC1006 Port Number"
-    /// registry value; topology key `rfc1006_port`).
-    Rfc1006,
-}
-
-impl SitePort {
-    /// Every site port.
-    pub const ALL: [SitePort; 2] = [SitePort::SenderReputationProxy, SitePort::Rfc1006];
-
-    /// The NAME of `"site:NAME"`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SitePort::SenderReputationProxy => "sender_reputation_proxy",
-            SitePort::Rfc1006 => "rfc1006",
-        }
-    }
-
-    /// Parses the NAME of `"site:NAME"`.
-    pub fn parse(name: &str) -> Option<SitePort> {
-        SitePort::ALL.into_iter().find(|p| p.as_str() == name)
-    }
-}
-
-/// The site ports a topology declares ([`SitePort`]); `None` when not declared.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct SitePorts {
-    /// `sender_reputation_proxy_port`.
-    pub sender_reputation_proxy: Option<u16>,
-    /// `rfc1006_port`.
-    pub rfc1006: Option<u16>,
-}
-
-impl SitePorts {
-    /// The declared port of `p`.
-    pub fn get(&self, p: SitePort) -> Option<u16> {
-        match p {
-            SitePort::SenderReputationProxy => self.sender_reputation_proxy,
-            SitePort::Rfc1006 => self.rfc1006,
-        }
-    }
-
-    /// Whether some site port is `port`.
-    fn any_is(&self, port: u16) -> bool {
-        SitePort::ALL.into_iter().any(|p| self.get(p) == Some(port))
-    }
 }
 
 impl fmt::Display for PortSpec {
@@ -736,17 +328,6 @@ impl Rule {
     }
 }
 
-/// Facts about the site used by `when` conditions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SiteFacts {
-    /// Exchange generation.
-    pub generation: Generation,
-    /// Whether an Edge is subscribed.
-    pub edge_subscribed: bool,
-    /// Ports the site declares (`"site:NAME"` in rules).
-    pub ports: SitePorts,
-}
-
 /// Inspector facts about one flow used by `app` conditions and the dynamic marker.
 /// Everything defaults to "not known".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -762,56 +343,6 @@ pub struct FlowFacts<'a> {
 // ---------------------------------------------------------------------------
 // DCE/RPC interface table
 // ---------------------------------------------------------------------------
-
-/// A DCE/RPC interface UUID, bytes in the order the text form prints them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Uuid(pub [u8; 16]);
-
-impl Uuid {
-    /// Parses `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` strictly (36 characters, hyphens at
-    /// 8, 13, 18, 23, hex digits elsewhere, either case; no braces or spaces).
-    pub fn parse(text: &str) -> Option<Uuid> {
-        let b = text.as_bytes();
-        if b.len() != 36 {
-            return None;
-        }
-        let mut out = [0u8; 16];
-        let mut nibbles = 0usize;
-        for (i, c) in b.iter().enumerate() {
-            if matches!(i, 8 | 13 | 18 | 23) {
-                if *c != b'-' {
-                    return None;
-                }
-                continue;
-            }
-            let v = u8::try_from((*c as char).to_digit(16)?).ok()?;
-            let byte = out.get_mut(nibbles / 2)?;
-            *byte = (*byte << 4) | v;
-            nibbles += 1;
-        }
-        (nibbles == 32).then_some(Uuid(out))
-    }
-
-    /// From the 16 bytes of a DCE/RPC PDU with little-endian data representation: the
-    /// first three fields (u32, u16, u16) are stored little-endian.
-    pub fn from_le_bytes(b: [u8; 16]) -> Uuid {
-        let [a0, a1, a2, a3, b0, b1, c0, c1, rest @ ..] = b;
-        let [d0, d1, d2, d3, d4, d5, d6, d7] = rest;
-        Uuid([a3, a2, a1, a0, b1, b0, c1, c0, d0, d1, d2, d3, d4, d5, d6, d7])
-    }
-}
-
-impl fmt::Display for Uuid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, byte) in self.0.iter().enumerate() {
-            if matches!(i, 4 | 6 | 8 | 10) {
-                f.write_str("-")?;
-            }
-            write!(f, "{byte:02x}")?;
-        }
-        Ok(())
-    }
-}
 
 /// One named interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -923,16 +454,22 @@ pub struct RuleFile {
 pub const EMBEDDED_FILES: [(&str, &str); 6] = [
     (
         "exchange-2016-2019.toml",
-        include_str!("../rules/exchange-2016-2019.toml"),
+        include_str!("../../rules/exchange-2016-2019.toml"),
     ),
-    ("exchange-2013.toml", include_str!("../rules/exchange-2013.toml")),
-    ("exchange-2010.toml", include_str!("../rules/exchange-2010.toml")),
-    ("exchange-5.5.toml", include_str!("../rules/exchange-5.5.toml")),
+    (
+        "exchange-2013.toml",
+        include_str!("../../rules/exchange-2013.toml"),
+    ),
+    (
+        "exchange-2010.toml",
+        include_str!("../../rules/exchange-2010.toml"),
+    ),
+    ("exchange-5.5.toml", include_str!("../../rules/exchange-5.5.toml")),
     (
         "dcerpc-interfaces.toml",
-        include_str!("../rules/dcerpc-interfaces.toml"),
+        include_str!("../../rules/dcerpc-interfaces.toml"),
     ),
-    ("markers.toml", include_str!("../rules/markers.toml")),
+    ("markers.toml", include_str!("../../rules/markers.toml")),
 ];
 
 /// Two rules that collide.
@@ -2201,6 +1738,7 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::classify::topology::SitePorts;
 
     fn site(edge: bool) -> SiteFacts {
         SiteFacts {
@@ -2304,7 +1842,7 @@ mod tests {
         let wire = [
             0x08, 0x83, 0xaf, 0xe1, 0x1f, 0x5d, 0xc9, 0x11, 0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14, 0xa0, 0xfa,
         ];
-        assert_eq!(t.name_of(&Uuid::from_le_bytes(wire)), Some("epm"));
+        assert_eq!(t.name_of(&Uuid::from_wire_le(&wire)), Some("epm"));
     }
 
     fn minimal(rule_body: &str) -> String {
@@ -2459,7 +1997,7 @@ mod tests {
 
     #[test]
     fn topology_files_are_skipped() {
-        let example = include_str!("../rules/example-site.toml");
+        let example = include_str!("../../rules/example-site.toml");
         let set = RuleSet::from_sources([
             ("ok.toml", minimal(GOOD).as_str()),
             ("example-site.toml", example),

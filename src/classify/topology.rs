@@ -21,263 +21,73 @@ use ip_network_table::IpNetworkTable;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::rules::{Diagnostic, LoadError, SiteFacts, SitePorts};
+use crate::diag::{Diagnostic, LoadError};
+use crate::vocab::{Generation, Role, RoleSet};
 
-/// A role an address can hold. `as_str` gives the name used in topology files, rule
-/// files and output (snake_case, as the `[roles]` keys).
+/// A port that is site data: the administrator chooses it, the topology's `[site]`
+/// table declares it, and rules name it as `"site:NAME"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    /// Any address not declared in the topology.
-    Internet,
-    /// Edge Transport server (perimeter).
-    Edge,
-    /// Mailbox server (2016/2019: also the Client Access services).
-    Mailbox,
-    /// Separate Client Access server (2010/2013; 2003 front end).
-    ClientAccess,
-    /// Hub Transport server (2007/2010; 2003 bridgehead may also be listed here).
-    Hub,
-    /// Active Directory domain controller / Global Catalog.
-    DomainController,
-    /// DNS server.
-    Dns,
-    /// Lync / Skype for Business / Office Communications Server.
-    Lync,
-    /// Unified Messaging server (2007/2010): the SIP/RTP rows are about it.
-    UnifiedMessaging,
-    /// Internal client networks.
-    InternalClients,
-    /// Perimeter network (DMZ) hosts other than the Edge servers.
-    Perimeter,
+pub enum SitePort {
+    /// `site:sender_reputation_proxy`: the TCP port of the proxy server sender
+    /// reputation uses to reach the internet (`Set-SenderReputationConfig
+    /// -ProxyServerPort`; topology key `sender_reputation_proxy_port`).
+    SenderReputationProxy,
+    /// `site:rfc1006`: an X.400 MTA port other than 102 (the "RFC1006 Port Number"
+    /// registry value; topology key `rfc1006_port`).
+    Rfc1006,
 }
 
-impl Role {
-    /// Every role, in bit order.
-    pub const ALL: [Role; 11] = [
-        Role::Internet,
-        Role::Edge,
-        Role::Mailbox,
-        Role::ClientAccess,
-        Role::Hub,
-        Role::DomainController,
-        Role::Dns,
-        Role::Lync,
-        Role::UnifiedMessaging,
-        Role::InternalClients,
-        Role::Perimeter,
-    ];
+impl SitePort {
+    /// Every site port.
+    pub const ALL: [SitePort; 2] = [SitePort::SenderReputationProxy, SitePort::Rfc1006];
 
-    /// Order in which the primary role of a multi-role address is chosen.
-    const PRIMARY_ORDER: [Role; 11] = [
-        Role::Edge,
-        Role::Mailbox,
-        Role::ClientAccess,
-        Role::Hub,
-        Role::UnifiedMessaging,
-        Role::DomainController,
-        Role::Dns,
-        Role::Lync,
-        Role::Perimeter,
-        Role::InternalClients,
-        Role::Internet,
-    ];
-
-    /// The name used in files and output.
+    /// The NAME of `"site:NAME"`.
     pub fn as_str(self) -> &'static str {
         match self {
-            Role::Internet => "internet",
-            Role::Edge => "edge",
-            Role::Mailbox => "mailbox",
-            Role::ClientAccess => "client_access",
-            Role::Hub => "hub",
-            Role::DomainController => "domain_controller",
-            Role::Dns => "dns",
-            Role::Lync => "lync",
-            Role::UnifiedMessaging => "unified_messaging",
-            Role::InternalClients => "internal_clients",
-            Role::Perimeter => "perimeter",
+            SitePort::SenderReputationProxy => "sender_reputation_proxy",
+            SitePort::Rfc1006 => "rfc1006",
         }
     }
 
-    /// Parses a role name (exactly as [`Role::as_str`] writes it).
-    pub fn from_name(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == name)
-    }
-
-    fn bit(self) -> u16 {
-        1u16 << (self as u16)
-    }
-
-    /// True for roles inside the organisation: not `internet`, `perimeter` or `edge`.
-    pub fn is_internal(self) -> bool {
-        !matches!(self, Role::Internet | Role::Perimeter | Role::Edge)
+    /// Parses the NAME of `"site:NAME"`.
+    pub fn parse(name: &str) -> Option<SitePort> {
+        SitePort::ALL.into_iter().find(|p| p.as_str() == name)
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// The site ports a topology declares ([`SitePort`]); `None` when not declared.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SitePorts {
+    /// `sender_reputation_proxy_port`.
+    pub sender_reputation_proxy: Option<u16>,
+    /// `rfc1006_port`.
+    pub rfc1006: Option<u16>,
 }
 
-/// A small set of roles (a bitmask). `Copy`, cheap to test on the hot path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct RoleSet(u16);
-
-impl RoleSet {
-    /// No role.
-    pub const EMPTY: RoleSet = RoleSet(0);
-    /// Every role.
-    pub const ALL: RoleSet = RoleSet((1 << Role::ALL.len()) - 1);
-
-    /// Builds a set from roles.
-    pub fn of(roles: &[Role]) -> RoleSet {
-        roles.iter().fold(RoleSet::EMPTY, |s, r| s.with(*r))
-    }
-
-    /// This set plus `role`.
-    pub fn with(self, role: Role) -> RoleSet {
-        RoleSet(self.0 | role.bit())
-    }
-
-    /// Adds `role`.
-    pub fn insert(&mut self, role: Role) {
-        self.0 |= role.bit();
-    }
-
-    /// Union of two sets.
-    pub fn union(self, other: RoleSet) -> RoleSet {
-        RoleSet(self.0 | other.0)
-    }
-
-    /// Whether `role` is in the set.
-    pub fn contains(self, role: Role) -> bool {
-        self.0 & role.bit() != 0
-    }
-
-    /// Whether the sets share a role.
-    pub fn intersects(self, other: RoleSet) -> bool {
-        self.0 & other.0 != 0
-    }
-
-    /// True when no role is set.
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// Number of roles in the set.
-    pub fn len(self) -> u32 {
-        self.0.count_ones()
-    }
-
-    /// The roles, in bit order.
-    pub fn iter(self) -> impl Iterator<Item = Role> {
-        Role::ALL.into_iter().filter(move |r| self.contains(*r))
-    }
-
-    /// The role shown when one name is needed: edge, mailbox, client_access, hub,
-    /// domain_controller, dns, lync, perimeter, internal_clients, internet (first present).
-    pub fn primary(self) -> Role {
-        Role::PRIMARY_ORDER
-            .into_iter()
-            .find(|r| self.contains(*r))
-            .unwrap_or(Role::Internet)
-    }
-}
-
-impl From<Role> for RoleSet {
-    fn from(role: Role) -> RoleSet {
-        RoleSet(role.bit())
-    }
-}
-
-impl fmt::Display for RoleSet {
-    /// Role names joined by `+`, e.g. `domain_controller+dns`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut first = true;
-        for r in self.iter() {
-            if !first {
-                f.write_str("+")?;
-            }
-            f.write_str(r.as_str())?;
-            first = false;
-        }
-        if first {
-            f.write_str("-")?;
-        }
-        Ok(())
-    }
-}
-
-/// Exchange generation of a site. 2007 and 2003 use the coexistence rules of the 2010
-/// file; 5.0 and 4.0 use the 5.5 file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Generation {
-    /// Exchange Server 2019.
-    V2019,
-    /// Exchange Server 2016.
-    V2016,
-    /// Exchange Server 2013.
-    V2013,
-    /// Exchange Server 2010.
-    V2010,
-    /// Exchange Server 2007.
-    V2007,
-    /// Exchange Server 2003.
-    V2003,
-    /// Exchange Server 5.5.
-    V55,
-    /// Exchange Server 5.0.
-    V50,
-    /// Exchange Server 4.0.
-    V40,
-}
-
-impl Generation {
-    /// Every generation.
-    pub const ALL: [Generation; 9] = [
-        Generation::V2019,
-        Generation::V2016,
-        Generation::V2013,
-        Generation::V2010,
-        Generation::V2007,
-        Generation::V2003,
-        Generation::V55,
-        Generation::V50,
-        Generation::V40,
-    ];
-
-    /// The spelling used in files: "2019", "2016", "2013", "2010", "2007", "2003",
-    /// "5.5", "5.0", "4.0".
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Generation::V2019 => "2019",
-            Generation::V2016 => "2016",
-            Generation::V2013 => "2013",
-            Generation::V2010 => "2010",
-            Generation::V2007 => "2007",
-            Generation::V2003 => "2003",
-            Generation::V55 => "5.5",
-            Generation::V50 => "5.0",
-            Generation::V40 => "4.0",
+impl SitePorts {
+    /// The declared port of `p`.
+    pub fn get(&self, p: SitePort) -> Option<u16> {
+        match p {
+            SitePort::SenderReputationProxy => self.sender_reputation_proxy,
+            SitePort::Rfc1006 => self.rfc1006,
         }
     }
 
-    /// Parses the spelling of [`Generation::as_str`].
-    pub fn parse(text: &str) -> Option<Generation> {
-        Generation::ALL.into_iter().find(|g| g.as_str() == text)
-    }
-
-    /// The accepted spellings, for error messages.
-    pub fn names() -> String {
-        Generation::ALL.map(|g| g.as_str()).join(", ")
+    /// Whether some site port is `port`.
+    pub fn any_is(&self, port: u16) -> bool {
+        SitePort::ALL.into_iter().any(|p| self.get(p) == Some(port))
     }
 }
 
-impl fmt::Display for Generation {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Facts about the site used by `when` conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SiteFacts {
+    /// Exchange generation.
+    pub generation: Generation,
+    /// Whether an Edge is subscribed.
+    pub edge_subscribed: bool,
+    /// Ports the site declares (`"site:NAME"` in rules).
+    pub ports: SitePorts,
 }
 
 /// The `[site]` table.
@@ -687,7 +497,7 @@ mod tests {
         s.parse().unwrap()
     }
 
-    const EXAMPLE: &str = include_str!("../rules/example-site.toml");
+    const EXAMPLE: &str = include_str!("../../rules/example-site.toml");
 
     #[test]
     fn example_parses_and_looks_up() {
